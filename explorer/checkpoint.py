@@ -1,0 +1,150 @@
+"""Self-describing checkpoints: one dict of plain types and tensors, written atomically.
+
+Layout (``FORMAT = "explorer-checkpoint"``, ``FORMAT_VERSION = 1``)::
+
+    {
+      "format", "format_version", "kind",                  # which model class to rebuild
+      "config": {...}, "data_spec": {...},                 # the model's config dataclass and inputs
+      "versions": {"explorer", "torch", "python"},
+      "collection": {"name", "fingerprint", "split", "n_segments"},
+      "text": {"vocab": [...], "vectors": Tensor, "params": {...}} | None,   # word2vec used for t
+      "model_state": {...},                                # nn.Module.state_dict()
+      "optimizer_state": {...} | absent,                   # only in resumable run checkpoints
+      "progress": {"epoch", "step_in_epoch", "global_step", "permutation", "rng": {...}},
+      "metrics": {...}, "train_seconds": float, "hardware": str, "created": iso-8601 str,
+    }
+
+Everything loads with ``torch.load(path, weights_only=True)`` (no pickled classes). ``save`` writes to a
+temporary file in the same folder, fsyncs and ``os.replace``s it, so a kill -9 at any moment leaves the
+previous checkpoint intact; a small JSON beside it (``<name>.json``) carries the metadata for listing
+without loading tensors.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import platform
+from dataclasses import asdict, is_dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .cache import atomic_write_bytes, atomic_write_text
+
+FORMAT = "explorer-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, of another format, or of an unknown kind."""
+
+
+def versions() -> dict:
+    return {"explorer": __version__, "torch": str(torch.__version__), "python": platform.python_version()}
+
+
+def _plain(obj):
+    """Dataclasses and tuples -> dicts and lists, so the checkpoint holds plain types only."""
+    if is_dataclass(obj):
+        obj = asdict(obj)
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def sidecar_path(path: Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def summary(ckpt: dict, path: Path | None = None) -> dict:
+    """The JSON-able metadata of a checkpoint (no tensors)."""
+    return {
+        "path": str(path) if path else None,
+        "kind": ckpt.get("kind"),
+        "collection": ckpt.get("collection"),
+        "config": ckpt.get("config"),
+        "data_spec": ckpt.get("data_spec"),
+        "versions": ckpt.get("versions"),
+        "metrics": ckpt.get("metrics"),
+        "progress": {k: v for k, v in (ckpt.get("progress") or {}).items() if k in ("epoch", "global_step", "epochs")},
+        "train_seconds": ckpt.get("train_seconds"),
+        "hardware": ckpt.get("hardware"),
+        "created": ckpt.get("created"),
+        "resumable": "optimizer_state" in ckpt,
+    }
+
+
+def save(ckpt: dict, path: str | Path) -> Path:
+    """Atomically write ``ckpt`` (plain types + tensors) and its JSON sidecar."""
+    path = Path(path)
+    ckpt = {**ckpt, "format": FORMAT, "format_version": FORMAT_VERSION}
+    ckpt.setdefault("versions", versions())
+    ckpt.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    ckpt["config"] = _plain(ckpt.get("config", {}))
+    ckpt["data_spec"] = _plain(ckpt.get("data_spec", {}))
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    meta = summary(ckpt, path)
+    meta["bytes"] = path.stat().st_size
+    atomic_write_text(sidecar_path(path), json.dumps(meta, indent=2, default=str))
+    return path
+
+
+def load(path: str | Path, map_location: str = "cpu") -> dict:
+    """Load a checkpoint with ``weights_only=True``; clear errors for every way it can be wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated zip, pickle with classes, not a torch file at all
+        raise CheckpointError(f"{path} is not a readable explorer checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an explorer checkpoint (no format={FORMAT!r} key)")
+    if ckpt.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has format version {ckpt['format_version']}; this explorer reads up to {FORMAT_VERSION}")
+    from .models import MODELS
+
+    if ckpt.get("kind") not in MODELS:
+        raise CheckpointError(f"{path}: unknown model kind {ckpt.get('kind')!r} (known: {', '.join(MODELS)})")
+    return ckpt
+
+
+def read_summary(path: str | Path) -> dict:
+    """Metadata for listing: the JSON sidecar when present and fresh, else from the checkpoint."""
+    path = Path(path)
+    side = sidecar_path(path)
+    if side.exists() and side.stat().st_mtime >= path.stat().st_mtime - 1:
+        try:
+            return json.loads(side.read_text())
+        except (OSError, json.JSONDecodeError):
+            pass
+    return summary(load(path), path)
+
+
+def build_model(ckpt: dict):
+    """Rebuild the model (eval mode) from a checkpoint dict alone (vsepp-style)."""
+    from .models import MODELS, DataSpec
+    from .models.base import config_from_dict
+
+    model_cls, config_cls = MODELS[ckpt["kind"]]
+    config = config_from_dict(config_cls, ckpt["config"])
+    model = model_cls(config, DataSpec.from_dict(ckpt["data_spec"]))
+    model.load_state_dict(ckpt["model_state"])
+    return model.eval()
+
+
+def strip_for_release(ckpt: dict) -> dict:
+    """Drop what only resuming needs (optimizer state, RNG, permutation): shipped checkpoints stay small."""
+    out = {k: v for k, v in ckpt.items() if k != "optimizer_state"}
+    progress = dict(out.get("progress") or {})
+    for k in ("rng", "permutation"):
+        progress.pop(k, None)
+    out["progress"] = progress
+    return out

@@ -1,0 +1,201 @@
+"""The ``explorer`` command line: collections, eval, train, generate, topwords, release (+ video commands).
+
+Every command prints a clear one-line error (exit 2) for bad input instead of a traceback; pass
+``--debug`` (before the command) to see the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _default_checkpoint() -> str:
+    from .paths import checkpoints_dir
+
+    return str(checkpoints_dir() / "gan_cls-flowers102_reed.pt")
+
+
+def cmd_collections(args) -> int:
+    from .data.collection import CollectionError, list_collection_names, load_collection
+    from .paths import data_root
+
+    names = args.names or list_collection_names()
+    root = data_root(required=False)
+    print(f"data root: {root if root else '(none: set EXPLORER_DATA)'}")
+    out = {}
+    for name in names:
+        try:
+            coll = load_collection(name)
+        except CollectionError as e:
+            print(f"{name}: not loadable: {e}")
+            continue
+        counts = coll.counts()
+        out[coll.name] = {"layout": coll.layout, "n_segments": len(coll), **counts, "skipped": len(coll.skipped)}
+        splits = ", ".join(f"{k} {v}" for k, v in counts["split"].items())
+        kind = "features only" if coll.features else "keyframes + transcripts"
+        print(f"\n{coll.name}  [{coll.layout}, {kind}]  {len(coll)} segments ({splits}), {len(counts['category'])} categories")
+        if coll.skipped:
+            print(f"  skipped {len(coll.skipped)} rows, e.g. {coll.skipped[0]}")
+        if args.categories:
+            for cat, n in counts["category"].items():
+                print(f"  {cat:<32}{n:>6}")
+    if args.json:
+        _write_json(out, args.json)
+    return 0
+
+
+def _write_json(obj: dict, target: str) -> None:
+    text = json.dumps(obj, indent=2)
+    if target == "-":
+        print(text)
+    else:
+        Path(target).write_text(text + "\n")
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate, format_table
+
+    result = evaluate(args.model, args.collection, split=args.split, visual=args.visual, device=args.device, k=args.k)
+    if args.json == "-":
+        print(format_table(result, k=args.k), file=sys.stderr)
+        _write_json(result, "-")
+    else:
+        print(format_table(result, k=args.k))
+        if args.json:
+            _write_json(result, args.json)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .train import parse_overrides, train
+
+    run_dir = train(args.kind, args.collection, epochs=args.epochs, device=args.device, seed=args.seed, out=args.out,
+                    resume=args.resume, overrides=parse_overrides(args.set), visual=args.visual,
+                    checkpoint_every_s=args.checkpoint_every, max_steps=args.max_steps)
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .api import generate_images
+    from .data.images import image_grid
+
+    images = generate_images(args.checkpoint, args.text, n=args.n, seed=args.seed)
+    image_grid(images, ncols=min(args.n, 8)).save(args.out)
+    print(f"wrote {args.n} images for {args.text!r} to {args.out}")
+    return 0
+
+
+def cmd_topwords(args) -> int:
+    from .api import top_words
+
+    words = top_words(args.checkpoint, args.image, k=args.k, method=args.method)
+    if args.json:
+        _write_json({"image": args.image, "method": args.method, "words": [{"word": w, "cosine": s} for w, s in words]}, args.json)
+    else:
+        for rank, (w, s) in enumerate(words, 1):
+            print(f"{rank:>3}  {w:<20}{s:+.3f}")
+    return 0
+
+
+def cmd_release(args) -> int:
+    from . import checkpoint as ckpt_io
+
+    ckpt = ckpt_io.strip_for_release(ckpt_io.load(args.source))
+    ckpt_io.save(ckpt, args.dest)
+    print(f"wrote {args.dest} ({Path(args.dest).stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="explorer", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"explorer {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("collections", help="list collections under the data root with counts per split and category")
+    s.add_argument("names", nargs="*", help="names or paths (default: everything under the data root)")
+    s.add_argument("--categories", action="store_true", help="also print counts per category")
+    s.add_argument("--json", help="write counts as JSON to this file ('-' = stdout)")
+    s.set_defaults(func=cmd_collections)
+
+    s = sub.add_parser("eval", help="hyperlinking (and crossmodal) metrics of a model on a collection split")
+    s.add_argument("model", help="text-only | visual-only | path to a checkpoint")
+    s.add_argument("--collection", required=True)
+    s.add_argument("--split", default="val", choices=["train", "val", "test", "all"])
+    s.add_argument("--visual", default="pixels", help="visual-only extractor: pixels | mobilenet | vgg19")
+    s.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--json", help="write the metrics JSON here ('-' = stdout, table to stderr)")
+    s.set_defaults(func=cmd_eval)
+
+    from .models import MODELS
+
+    s = sub.add_parser("train", help="train a model kind on a collection (resumable)")
+    s.add_argument("kind", nargs="?", choices=sorted(MODELS), help="model kind (omit with --resume)")
+    s.add_argument("--collection", help="collection name or path")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", help="run directory (default runs/KIND-COLLECTION-TIME)")
+    s.add_argument("--resume", help="continue the run in this directory exactly where it stopped")
+    s.add_argument("--visual", default="mobilenet", help="visual features for feature-based kinds")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config option (repeatable)")
+    s.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between mid-epoch checkpoints")
+    s.add_argument("--max-steps", type=int, help="stop (resumably) after this many steps in total")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("generate", help="images a GAN generates for a typed transcript (paper's Table 1)")
+    s.add_argument("checkpoint", nargs="?", default=_default_checkpoint())
+    s.add_argument("text")
+    s.add_argument("--n", type=int, default=8)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default="grid.png")
+    s.set_defaults(func=cmd_generate)
+
+    s = sub.add_parser("topwords", help="nearest vocabulary words of an image via the inverted generator (Table 3)")
+    s.add_argument("checkpoint", nargs="?", default=_default_checkpoint())
+    s.add_argument("image")
+    s.add_argument("--k", type=int, default=15)
+    s.add_argument("--method", default="transposed", choices=["transposed", "optimise"])
+    s.add_argument("--json", help="write the words as JSON here ('-' = stdout)")
+    s.set_defaults(func=cmd_topwords)
+
+    s = sub.add_parser("release", help="strip a run checkpoint (optimizer, RNG) for shipping")
+    s.add_argument("source")
+    s.add_argument("dest")
+    s.set_defaults(func=cmd_release)
+
+    try:
+        from .video.cli import register as register_video
+    except ImportError:
+        register_video = None
+    if register_video is not None:
+        register_video(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "train" and not args.resume and (not args.kind or not args.collection):
+        print("explorer train: give KIND and --collection, or --resume RUN_DIR", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, RuntimeError, KeyError, OSError) as e:
+        if args.debug:
+            raise
+        print(f"explorer {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Evaluation: embeddings of a collection split for any model spec, and the metrics JSON.
+
+A *model spec* is ``"text-only"`` (averaged word2vec trained on the collection's train transcripts;
+for feature-only collections their built-in text features), ``"visual-only"`` (a visual extractor:
+``pixels``, ``mobilenet`` or ``vgg19``; built-in image features for feature-only collections), or a
+checkpoint path, from which the model is rebuilt alone (its config, inputs and word vectors are all
+in the checkpoint).
+
+Protocol (see ``explorer.metrics`` for the exact conventions): hyperlinking takes every segment of the
+split as an anchor and ranks all *other* segments of the same split by cosine similarity of joint
+embeddings; a target is relevant when it has the anchor's category. Models with per-modality
+embeddings are also scored crossmodally on the same split (image->text, text->image, image->all,
+text->all MAP).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint as ckpt_io
+from .data.collection import Collection, load_collection
+from .data.text import WordVectors, collection_word_vectors, text_features
+from .metrics import crossmodal_map, hyperlinking_eval
+
+BASELINES = ("text-only", "visual-only")
+
+
+def is_checkpoint_spec(model: str) -> bool:
+    return model not in BASELINES
+
+
+def split_indices(collection: Collection, split: str | None) -> np.ndarray:
+    if split in (None, "all"):
+        return np.arange(len(collection))
+    collection.subset(split)  # validates the split name and that it is non-empty
+    return np.array([i for i, s in enumerate(collection.segments) if s.split == split])
+
+
+class LoadedModel:
+    """A checkpoint's model rebuilt for inference, with its word vectors and metadata."""
+
+    def __init__(self, path: str | Path, device: str = "cpu"):
+        self.path = Path(path)
+        self.ckpt = ckpt_io.load(self.path)
+        self.kind = self.ckpt["kind"]
+        self.device = device
+        self.model = ckpt_io.build_model(self.ckpt).to(device)
+        text = self.ckpt.get("text")
+        self.word_vectors = WordVectors.from_state(text) if text else None
+        self.categories = (self.ckpt.get("collection") or {}).get("categories")
+
+    @property
+    def spec(self):
+        return self.model.spec
+
+    def inputs(self, collection: Collection, progress: bool = False):
+        from .inputs import prepare_inputs
+
+        return prepare_inputs(collection, self.spec, self.word_vectors, device=self.device,
+                              categories=self.categories, progress=progress)
+
+    def embeddings(self, collection: Collection, idx=None, progress: bool = False) -> dict[str, np.ndarray]:
+        from .inputs import embed_all
+
+        return embed_all(self.model, self.inputs(collection, progress=progress), idx, self.device)
+
+
+def embeddings(model: str, collection: Collection, split: str | None = None, visual: str = "pixels",
+               device: str = "cpu", progress: bool = True) -> dict[str, np.ndarray]:
+    """{"joint": (n, D)} (+ "image"/"text" for crossmodal models) for the segments of ``split``."""
+    idx = split_indices(collection, split)
+    if model == "text-only":
+        wv = None if collection.features else collection_word_vectors(collection)
+        feats, _ = text_features(collection, wv)
+        return {"joint": feats[idx]}
+    if model == "visual-only":
+        if collection.features:
+            return {"joint": collection.features["image"][idx]}
+        from .features.visual import extract_collection_features
+
+        return {"joint": np.asarray(extract_collection_features(collection, visual, device=device, progress=progress))[idx]}
+    return LoadedModel(model, device).embeddings(collection, idx, progress=progress)
+
+
+def joint_embeddings(model: str, collection: Collection, visual: str = "pixels", device: str = "cpu") -> np.ndarray:
+    """(N, D) joint embeddings of *all* segments of ``collection`` (used by run-file export)."""
+    return embeddings(model, collection, None, visual=visual, device=device)["joint"]
+
+
+def evaluate(model: str, collection: str | Collection, split: str = "val", visual: str = "pixels",
+             device: str = "cpu", k: int = 10, progress: bool = True) -> dict:
+    """The metrics JSON: model, collection, split, n_queries, hyperlinking{...}, crossmodal{...}."""
+    coll = collection if isinstance(collection, Collection) else load_collection(collection)
+    emb = embeddings(model, coll, split, visual=visual, device=device, progress=progress)
+    cats = [coll.segments[i].category for i in split_indices(coll, split)]
+    hl = hyperlinking_eval(emb["joint"], cats, k=k)
+    name = model if is_checkpoint_spec(model) else (f"visual-only ({visual if not coll.features else 'builtin'})" if model == "visual-only" else model)
+    result = {
+        "model": name,
+        "collection": coll.name,
+        "split": split,
+        "n_queries": int(hl["n_queries"]),
+        "n_undefined": int(hl["n_undefined"]),
+        "hyperlinking": {
+            f"p@{k}": float(hl[f"p@{k}"]),
+            "map": float(hl["map"]),
+            "per_category": {c: {f"p@{k}": float(v[f"p@{k}"]), "map": float(v["map"])} for c, v in hl["per_category"].items()},
+        },
+    }
+    if "image" in emb and "text" in emb:
+        cm = crossmodal_map(emb["image"], emb["text"], cats)
+        result["crossmodal"] = {key: float(cm[key]) for key in ("img2txt", "txt2img", "img2all", "txt2all")}
+    return result
+
+
+def format_table(result: dict, k: int = 10, worst: int = 5) -> str:
+    """A readable summary of an ``evaluate`` result (overall, crossmodal, hardest categories)."""
+    hl = result["hyperlinking"]
+    lines = [
+        f"model       {result['model']}",
+        f"collection  {result['collection']} ({result['split']}, {result['n_queries']} anchors"
+        + (f", {result['n_undefined']} without relevant targets skipped" if result.get("n_undefined") else "") + ")",
+        "",
+        f"{'hyperlinking':<14}{'P@' + str(k):>8}{'MAP':>8}",
+        f"{'all':<14}{hl[f'p@{k}']:>8.4f}{hl['map']:>8.4f}",
+    ]
+    if "crossmodal" in result:
+        cm = result["crossmodal"]
+        lines += ["", f"{'crossmodal MAP':<14}" + "".join(f"{key:>9}" for key in cm),
+                  f"{'':<14}" + "".join(f"{v:>9.4f}" for v in cm.values())]
+    per = sorted(hl["per_category"].items(), key=lambda kv: kv[1][f"p@{k}"])
+    if per:
+        lines += ["", f"hardest categories (P@{k}):"] + [f"  {c:<28}{v[f'p@{k}']:>8.4f}{v['map']:>8.4f}" for c, v in per[:worst]]
+    return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""Collection loaders: the three layouts, and clear errors for every malformed input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer.data.collection import CollectionError, hash_split, load_collection
+from explorer.data.images import ImageInputError, keyframes_uint8
+
+from .conftest import CATEGORIES, make_folder_collection
+
+
+def test_folder_layout_reads_segments_metadata(tiny_collection):
+    coll = load_collection(tiny_collection)
+    assert coll.layout == "folder" and len(coll) == 4 * 12
+    assert set(coll.split_names()) == {"train", "val", "test"}
+    assert coll.counts()["category"] == {c: 12 for c in sorted(CATEGORIES)}
+    seg = coll.segments[coll.index_of("rose_000")]
+    assert seg.category == "rose" and seg.split == "train" and "red layered petals" in seg.text
+    assert len(coll.subset("train")) == 4 * 8
+
+
+def test_folder_layout_without_metadata_uses_stable_hash_split(tmp_path):
+    root = make_folder_collection(tmp_path / "c")
+    (root / "segments.tsv").unlink()
+    coll = load_collection(root)
+    assert all(s.category is None for s in coll.segments)
+    assert [s.split for s in coll.segments] == [hash_split(s.id) for s in coll.segments]
+
+
+def test_folder_layout_video_times(tmp_path):
+    root = make_folder_collection(tmp_path / "c", per_category=2)
+    (root / "segments.tsv").write_text("id\tsplit\tvideo_id\tstart\tend\nrose_000\ttrain\tv1\t10.5\t40\n")
+    seg = load_collection(root).segments[load_collection(root).index_of("rose_000")]
+    assert (seg.video_id, seg.start, seg.end) == ("v1", 10.5, 40.0)
+
+
+def test_missing_keyframe_is_reported_not_silent(tmp_path):
+    root = make_folder_collection(tmp_path / "c", per_category=2)
+    (root / "rose_001.png").unlink()
+    coll = load_collection(root)
+    assert "rose_001" not in coll.ids
+    assert any("rose_001" in s and "without keyframe" in s for s in coll.skipped)
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda r: (r / "rose_000.txt").write_text("   \n\n"), "empty"),
+        (lambda r: (r / "segments.tsv").write_text("id\tsplit\nrose_000\tholdout\n"), "unknown split 'holdout'"),
+        (lambda r: (r / "rose_000.txt").write_bytes(b"caf\xe9 \xff\xfe"), "not UTF-8"),
+        (lambda r: (r / "segments.tsv").write_text("id\tsplit\nghost\ttrain\n"), "'ghost'"),
+        (lambda r: (r / "rose_000.jpg").write_bytes(b"x"), "two keyframes"),
+    ],
+)
+def test_malformed_folder_collections_fail_clearly(tmp_path, breakage, message):
+    root = make_folder_collection(tmp_path / "c", per_category=2)
+    breakage(root)
+    with pytest.raises(CollectionError, match=message):
+        load_collection(root)
+
+
+def test_unreadable_keyframe_fails_naming_the_file(tmp_path):
+    root = make_folder_collection(tmp_path / "c", per_category=2)
+    (root / "rose_001.png").write_bytes(b"this is not a png at all")
+    coll = load_collection(root)
+    with pytest.raises(ImageInputError, match="rose_001"):
+        keyframes_uint8(coll)
+
+
+def test_pairs_tsv_duplicate_ids_and_missing_images(tmp_path):
+    root = make_folder_collection(tmp_path / "c", per_category=2)
+    rows = ["id\tcategory\timage_path\ttext_path\tsplit", "a\trose\trose_000.png\trose_000.txt\ttrain",
+            "b\trose\tmissing.png\trose_001.txt\ttrain", "c\trose\t\trose_001.txt\ttrain"]
+    (root / "pairs.tsv").write_text("\n".join(rows) + "\n")
+    coll = load_collection(root)
+    assert coll.layout == "pairs_tsv" and coll.ids == ["a"]
+    assert len(coll.skipped) == 2 and "image file missing" in coll.skipped[0]
+    (root / "pairs.tsv").write_text("\n".join(rows[:2] + [rows[1]]) + "\n")
+    with pytest.raises(CollectionError, match="duplicate segment id 'a'"):
+        load_collection(root)
+
+
+def test_unknown_collection_name_lists_known(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA", str(tmp_path))
+    make_folder_collection(tmp_path / "mine", per_category=1)
+    with pytest.raises(CollectionError, match="no collection 'nope'.*mine"):
+        load_collection("nope")
+    assert load_collection("mine").name == "mine"
+
+
+def test_keyframes_are_64x64_uint8_and_cached(tiny_collection):
+    coll = load_collection(tiny_collection)
+    a = keyframes_uint8(coll)
+    assert a.shape == (len(coll), 64, 64, 3) and a.dtype == np.uint8
+    b = keyframes_uint8(coll)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.integration
+def test_real_collections_load(shared_data):
+    flowers = load_collection("flowers102_reed")
+    assert len(flowers) == 8189 and flowers.counts()["split"] == {"train": 6552, "val": 818, "test": 819}
+    assert len(flowers.counts()["category"]) == 102 and not flowers.skipped
+    wiki = load_collection("wikipedia")
+    assert wiki.features["image"].shape == (2866, 128) and wiki.features["text"].shape == (2866, 10)
+    assert wiki.counts()["split"] == {"train": 2173, "test": 693}
+    np.testing.assert_allclose(wiki.features["image"].sum(1), 1.0, atol=1e-4)  # BoW histograms
+    pascal = load_collection("pascal_sentence")
+    assert len(pascal) == 47 and len(pascal.skipped) == 953  # reported, not silent

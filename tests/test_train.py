@@ -1,0 +1,105 @@
+"""The shared training runner: run directory contents, exact resume, kill -9 safety, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from explorer import checkpoint as ckpt_io
+from explorer.train import TrainingError, read_log, train
+
+FAST = {"batch_size": 8}  # 32 train segments -> 4 steps per epoch
+
+
+def test_run_directory_has_config_log_samples_and_checkpoints(tiny_collection, tmp_path):
+    run = train("gan_cls", str(tiny_collection), epochs=2, device="cpu", out=tmp_path / "run", overrides=FAST, progress_bar=False)
+    info = json.loads((run / "run.json").read_text())
+    assert info["kind"] == "gan_cls" and info["config"]["batch_size"] == 8 and info["data_spec"]["image_input"] == "pixels64"
+    log = read_log(run)
+    steps = [r for r in log if r["type"] == "step"]
+    epochs = [r for r in log if r["type"] == "epoch"]
+    assert len(steps) == 8 and len(epochs) == 2
+    assert {"d_loss", "g_loss", "d_real", "d_wrong", "d_fake"} <= set(steps[0])
+    assert {"val_p@10", "val_map"} <= set(epochs[-1])
+    grid = Image.open(run / "samples" / "epoch_002.png")
+    assert grid.size == (8 * 66 + 2, 8 * 66 + 2)  # 8 fixed val transcripts x 8 fixed noises, 2-px padding
+    ckpt = torch.load(run / "latest.pt", weights_only=True)
+    assert ckpt["kind"] == "gan_cls" and ckpt["progress"]["epoch"] == 2 and "optimizer_state" in ckpt
+    assert ckpt["text"]["vectors"].shape[1] == 100 and ckpt["versions"]["explorer"]
+    assert ckpt["collection"]["name"] == "tiny" and ckpt["metrics"]["val_p@10"] >= 0
+    best = torch.load(run / "best.pt", weights_only=True)
+    assert "optimizer_state" not in best
+    assert json.loads((run / "latest.json").read_text())["kind"] == "gan_cls"
+
+
+def _states_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_continues_exactly(tiny_collection, tmp_path):
+    straight = train("gan_cls", str(tiny_collection), epochs=2, device="cpu", out=tmp_path / "a", overrides=FAST, progress_bar=False)
+    part = train("gan_cls", str(tiny_collection), epochs=2, device="cpu", out=tmp_path / "b", overrides=FAST,
+                 progress_bar=False, max_steps=3)  # stops in the middle of epoch 1
+    assert torch.load(part / "latest.pt", weights_only=True)["progress"]["global_step"] == 3
+    resumed = train(None, None, resume=part, device="cpu", progress_bar=False)
+    a = torch.load(straight / "latest.pt", weights_only=True)
+    b = torch.load(resumed / "latest.pt", weights_only=True)
+    assert a["progress"]["global_step"] == b["progress"]["global_step"] == 8
+    assert _states_equal(a["model_state"], b["model_state"])
+    assert [r["d_loss"] for r in read_log(straight) if r["type"] == "step"] == [r["d_loss"] for r in read_log(resumed) if r["type"] == "step"]
+
+
+def test_kill_9_leaves_last_checkpoint_loadable_and_resumable(tiny_collection, tmp_path):
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "explorer.cli", "train", "gan_cls", "--collection", str(tiny_collection), "--epochs", "50",
+           "--device", "cpu", "--out", str(run), "--set", "batch_size=8", "--checkpoint-every", "0"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    kills = 0
+    for delay in (4.0, 1.3, 0.7):
+        proc = subprocess.Popen(cmd if kills == 0 else [*cmd[:3], "--resume", str(run), "--checkpoint-every", "0"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while not (run / "latest.pt").exists() and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(delay)  # checkpoints are written after every step: land the kill anywhere
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        ckpt = ckpt_io.load(run / "latest.pt")  # must never be half-written
+        assert ckpt["progress"]["global_step"] >= 1
+    steps_before = ckpt["progress"]["global_step"]
+    # +2: the kill may have landed after an epoch's last step but before its end-of-epoch bookkeeping.
+    done = train(None, None, resume=run, epochs=ckpt["progress"]["epoch"] + 2, device="cpu", progress_bar=False)
+    final = ckpt_io.load(done / "latest.pt")
+    assert final["progress"]["global_step"] > steps_before and final["progress"]["step_in_epoch"] == 0
+
+
+def test_bad_training_requests_fail_clearly(tiny_collection, tmp_path):
+    with pytest.raises(TrainingError, match="unknown model kind 'nope'"):
+        train("nope", str(tiny_collection), out=tmp_path / "x")
+    if not torch.cuda.is_available():
+        with pytest.raises(TrainingError, match="no CUDA GPU"):
+            train("gan_cls", str(tiny_collection), device="cuda", out=tmp_path / "x")
+    run = train("gan_cls", str(tiny_collection), epochs=1, device="cpu", out=tmp_path / "r", overrides=FAST, progress_bar=False, max_steps=1)
+    with pytest.raises(TrainingError, match="already holds a run"):
+        train("gan_cls", str(tiny_collection), epochs=1, device="cpu", out=run, overrides=FAST)
+    with pytest.raises(ValueError, match="unknown GanClsConfig option"):
+        train("gan_cls", str(tiny_collection), out=tmp_path / "y", overrides={"learning_rate": 1})
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ckpt_io.CheckpointError, match="not a readable explorer checkpoint"):
+        ckpt_io.load(bad)
+    torch.save({"format": "explorer-checkpoint", "format_version": 1, "kind": "mystery"}, bad)
+    with pytest.raises(ckpt_io.CheckpointError, match="unknown model kind 'mystery'"):
+        ckpt_io.load(bad)
