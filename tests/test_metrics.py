@@ -179,6 +179,22 @@ def test_rank_gallery_tie_rule_hand_case():
     assert sc.dtype == np.float32 and idx.dtype == np.int64
 
 
+def test_rank_gallery_float_noise_does_not_break_ties():
+    # g0 (and g1 for query 0) are orthogonal to the queries, but float64 dot products come out as
+    # ~+-1e-17: they must tie with the zero vector g2 at exactly +0.0. g3 = 5 * g4: must tie too.
+    q = np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 2.0]])
+    g = np.array(
+        [[-3, -3, 3], [-3, 3, -1], [0, 0, 0], [-15, -15, -10], [-3, -3, -2], [0, 1, 0]], dtype=float
+    )
+    idx, sc = M.rank_gallery(q, g)
+    assert idx.tolist() == [[5, 0, 1, 2, 3, 4], [5, 0, 2, 1, 3, 4]]
+    for i in range(2):
+        assert idx[i].tolist() == bf_rank(q[i], g)
+        zeros = sc[i, 1:4] if i == 0 else sc[i, 1:3]
+        assert np.all(zeros == 0.0) and not np.signbit(zeros).any()
+        assert sc[i, 4] == sc[i, 5]
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("top", [None, 1, 5, 100])
 def test_rank_gallery_matches_bruteforce(seed, top):
@@ -537,7 +553,8 @@ def test_paired_ttest_edge_cases():
     # NaN pairs are dropped
     out = M.paired_ttest_one_sided([0.5, np.nan, 0.7, 0.9], [0.4, 0.1, 0.5, 0.95])
     assert out["n"] == 3
-    assert out["p"] == pytest.approx(stats.ttest_rel([0.5, 0.7, 0.9], [0.4, 0.5, 0.95], alternative="greater").pvalue)
+    ref = stats.ttest_rel([0.5, 0.7, 0.9], [0.4, 0.5, 0.95], alternative="greater")
+    assert out["p"] == pytest.approx(ref.pvalue)
     with pytest.raises(ValueError):
         M.paired_ttest_one_sided([1.0], [0.5])
     with pytest.raises(ValueError):

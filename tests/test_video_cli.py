@@ -63,8 +63,8 @@ def test_ingest_then_export_eval_and_check(tmp_path, monkeypatch, capsys):
     )
     calls = []
 
-    def joint_embeddings(model, collection):
-        calls.append(model)
+    def joint_embeddings(model, collection, visual="pixels", device="cpu"):
+        calls.append((model, visual, device))
         rng = np.random.default_rng(0)
         return rng.normal(size=(len(collection), 8)).astype(np.float32)
 
@@ -72,7 +72,7 @@ def test_ingest_then_export_eval_and_check(tmp_path, monkeypatch, capsys):
     run_file = tmp_path / "me14sh_TEST_L_1_Sp_M_V_gan.txt"
     assert run("export-run", "text-only", "--collection", out, "--anchors", anchors, "--out", run_file, "--top-k", "3") == 0
     text = capsys.readouterr().out
-    assert calls == ["text-only"]
+    assert calls == [("text-only", "pixels", "cpu")]
     assert "anchor_3" in text and "not in the collection" in text
     lines = run_file.read_text().splitlines()
     assert len(lines) == 6 and {l.split()[0] for l in lines} == {"anchor_1", "anchor_2"}

@@ -50,6 +50,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run file to write")
     p.add_argument("--run-name", default=None, help="last column of every line (default: from the run file name)")
     p.add_argument("--top-k", type=int, default=100, help="results per anchor (default 100)")
+    p.add_argument("--visual", default="pixels", help="visual-only extractor: pixels | mobilenet | vgg19")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_export_run)
 
     p = subparsers.add_parser(
@@ -107,7 +109,7 @@ def cmd_export_run(args: argparse.Namespace) -> int:
     run_name = args.run_name or args.out.name.split(".")[0]
     from ..evaluate import joint_embeddings  # written by the evaluation module; imported lazily
 
-    embeddings = joint_embeddings(args.checkpoint, collection)
+    embeddings = joint_embeddings(args.checkpoint, collection, visual=args.visual, device=args.device)
     try:
         built = build_run(collection.segments, embeddings, anchors, run_name=run_name, top_k=args.top_k)
     except ValueError as e:
