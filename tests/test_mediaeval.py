@@ -10,7 +10,6 @@ import pytest
 from explorer.paths import data_root
 from explorer.video.mediaeval import (
     Anchor,
-    Judgment,
     MediaEvalFormatError,
     RunEntry,
     average_precision,

@@ -205,6 +205,36 @@ def test_interrupted_run_is_cleaned_up(videos, tmp_path):
     assert len(load_collection(out)) == n
 
 
+def test_failure_while_committing_leaves_no_files(videos, tmp_path, monkeypatch):
+    import explorer.video.ingest as ingest_mod
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("long.mp4", "long.srt", "second.mkv", "second.vtt"):
+        shutil.copy2(videos / name, src / name)
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def flaky_replace(a, b):
+        if str(b).endswith(".txt") and "long_" in str(b):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise OSError(28, "No space left on device")
+        return real_replace(a, b)
+
+    monkeypatch.setattr(ingest_mod.os, "replace", flaky_replace)
+    out = tmp_path / "out"
+    report = ingest(src, out, PARAMS, progress=False)
+    st = _status(report)
+    assert st["long.mp4"]["status"] == "failed" and "No space left" in " ".join(st["long.mp4"]["messages"])
+    assert st["second.mkv"]["status"] == "ok"
+    assert not [p for p in out.rglob("long_*")]
+    assert {s.video_id for s in load_collection(out).segments} == {"second"}
+    monkeypatch.setattr(ingest_mod.os, "replace", real_replace)
+    again = ingest(src, out, PARAMS, progress=False)
+    assert [v["status"] for v in again["videos"]] == ["ok", "skipped"]
+
+
 def test_refuses_foreign_output_folder_and_bad_arguments(videos, tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()

@@ -103,6 +103,7 @@ def _jpeg_roundtrip(img: Image.Image, quality: int) -> np.ndarray:
 @pytest.mark.integration
 def test_friday_clip_keyframes_are_median_closest(tmp_path):
     """Done-criterion: ingest the real clip; each segment's keyframe is the brute-force median-closest frame."""
+    pytest.importorskip("av")
     from explorer.data.collection import load_collection
     from explorer.video.ingest import IngestParams, ingest
 

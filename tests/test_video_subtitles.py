@@ -118,6 +118,12 @@ def test_bad_cues_dropped_with_messages():
     assert "no text" in joined
 
 
+def test_cues_without_blank_lines_between():
+    text = "1\n00:00:01,000 --> 00:00:02,000\nfirst\n2\n00:00:03,000 --> 00:00:04,000\nsecond\n00:00:05,000 --> 00:00:06,000\nthird\n"
+    cues, warnings = parse_subtitles(text, "srt")
+    assert cues == [Cue(1, 2, "first"), Cue(3, 4, "second"), Cue(5, 6, "third")] and warnings == []
+
+
 def test_unusable_files_raise_clear_errors(tmp_path):
     empty = tmp_path / "e.srt"
     empty.write_text("  \n")

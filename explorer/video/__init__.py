@@ -8,7 +8,9 @@ test videos), ``cli`` (``register(subparsers)`` for the ``explorer`` command). S
 PyAV (``pip install av``, the ``video`` extra) is imported only when a video is actually decoded.
 """
 
-from .ingest import IngestParams, ingest
+# ``ingest()`` itself is deliberately not re-exported: it would shadow the ``ingest`` submodule.
+# Use ``from explorer.video.ingest import ingest``.
+from .ingest import IngestParams
 from .keyframe import per_pixel_median, select_keyframe
 from .mediaeval import (
     Anchor,
@@ -28,6 +30,6 @@ from .subtitles import Cue, read_subtitles
 
 __all__ = [
     "Anchor", "Cue", "IngestParams", "Judgment", "RunEntry", "Span", "build_run", "check_run", "evaluate_run",
-    "ingest", "per_pixel_median", "read_anchors", "read_qrels", "read_run", "read_subtitles", "segment_cues",
+    "per_pixel_median", "read_anchors", "read_qrels", "read_run", "read_subtitles", "segment_cues",
     "select_keyframe", "to_seconds", "write_run",
 ]

@@ -215,18 +215,22 @@ def _ingest_video(job: VideoJob) -> dict:
         if not rows:
             return _result(job, "failed", messages + dropped + ["no segment could be decoded"], duration=info.duration)
         # commit: move files into place, then the marker
-        (job.out_dir / DISPLAY_DIR).mkdir(exist_ok=True)
-        for r in rows:
-            os.replace(staging / DISPLAY_DIR / f"{r['id']}.jpg", job.out_dir / DISPLAY_DIR / f"{r['id']}.jpg")
-            os.replace(staging / f"{r['id']}.jpg", job.out_dir / f"{r['id']}.jpg")
-            os.replace(staging / f"{r['id']}.txt", job.out_dir / f"{r['id']}.txt")
         status = "partial" if dropped else "ok"
         result = _result(
             job, status, messages + dropped, duration=info.duration, segments=rows,
             decode_seconds=round(decode_seconds, 3),
         )
         marker = {**result, "source": job.source, "params": p.key()}
-        atomic_write_text(state / f"{job.video_id}.json", json.dumps(marker, indent=1))
+        try:
+            (job.out_dir / DISPLAY_DIR).mkdir(exist_ok=True)
+            for r in rows:
+                os.replace(staging / DISPLAY_DIR / f"{r['id']}.jpg", job.out_dir / DISPLAY_DIR / f"{r['id']}.jpg")
+                os.replace(staging / f"{r['id']}.jpg", job.out_dir / f"{r['id']}.jpg")
+                os.replace(staging / f"{r['id']}.txt", job.out_dir / f"{r['id']}.txt")
+            atomic_write_text(state / f"{job.video_id}.json", json.dumps(marker, indent=1))
+        except BaseException:
+            _remove_video_files(job.out_dir, job.video_id)  # no half-committed video
+            raise
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)

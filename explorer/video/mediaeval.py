@@ -496,7 +496,8 @@ def build_run(
             if rank >= top_k:
                 break
         if rank == 0:
-            messages.append(f"anchor {a.anchor_id}: no segment can be returned (all overlap the anchor)")
+            why = "all eligible segments overlap the anchor" if eligible else "no segment is 10 s to 2 min long with times"
+            messages.append(f"anchor {a.anchor_id}: no segment can be returned ({why})")
     return RunBuild(entries, messages)
 
 

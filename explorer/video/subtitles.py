@@ -134,7 +134,24 @@ def _blocks(text: str) -> list[tuple[int, list[str]]]:
     return blocks
 
 
+def _split_run_on(blocks: list[tuple[int, list[str]]]) -> list[tuple[int, list[str]]]:
+    """Split blocks where a cue starts without a blank line before it (a timing line after the text
+    of the previous cue, possibly preceded by a numeric SRT index)."""
+    out = []
+    for lineno, lines in blocks:
+        cut = [0]
+        for k in range(2, len(lines)):
+            if "-->" in lines[k] and parse_timing(lines[k]) is not None and k - 1 > cut[-1]:
+                cut.append(k - 1 if lines[k - 1].strip().isdigit() else k)
+        cut.append(len(lines))
+        for a, b in zip(cut, cut[1:]):
+            if b > a:
+                out.append((lineno + a, lines[a:b]))
+    return out
+
+
 def _parse_cue_blocks(blocks, what: str, vtt: bool) -> tuple[list[Cue], list[str]]:
+    blocks = _split_run_on(blocks)
     cues: list[Cue] = []
     warnings: list[str] = []
     bad: list[int] = []
