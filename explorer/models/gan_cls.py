@@ -4,7 +4,8 @@ Generator G(z, t): t (B, 100) -> FC 256 + leaky-ReLU; concatenated with z (B, 10
 (B, 266, 1, 1) map; 4 deconvolutions with 256, 128, 64, 32 maps (4x4 -> 8x8 -> 16x16 -> 32x32, BN +
 ReLU), then an output deconvolution to (B, 3, 64, 64) with tanh.
 
-Discriminator D(x, t): 4 stride-2 convolutions with 32, 64, 128, 256 maps, BN + leaky-ReLU:
+Discriminator D(x, t): 4 stride-2 convolutions with 32, 64, 128, 256 maps, BN (not on the first, see
+``d_bn_first``) + leaky-ReLU:
 (B, 3, 64, 64) -> (B, 256, 4, 4); t -> FC 256 + leaky-ReLU, replicated to (B, 256, 4, 4);
 concatenation (B, 512, 4, 4); a 1x1 convolution to (B, 256, 4, 4) — **its output, flattened to
 (B, 4096), is the multimodal embedding** — then BN, leaky-ReLU and a 4x4 convolution to the score.
@@ -25,6 +26,7 @@ The inverted generator (``invert_transposed``, paper's Table 3) and an optimisat
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -42,6 +44,10 @@ class GanClsConfig:
     g_channels: tuple = (256, 128, 64, 32)
     d_channels: tuple = (32, 64, 128, 256)
     embed_channels: int = 256  # maps out of D's 1x1 convolution: embedding = embed_channels * 4 * 4
+    # BN on D's first convolution. Off, as in the GAN-CLS/DCGAN reference code the paper builds on:
+    # with it, a batch of near-identical early fakes is divided by a near-zero batch std and D's
+    # score explodes (we measured D(fake) = 0.99 from step 2 on and no learning).
+    d_bn_first: bool = False
     leak: float = 0.2
     lr: float = 1e-4
     beta1: float = 0.5
@@ -83,8 +89,9 @@ class Discriminator(nn.Module):
         sn = nn.utils.parametrizations.spectral_norm if cfg.spectral_norm else (lambda m: m)
         layers: list[nn.Module] = []
         in_ch = 3
-        for out_ch in cfg.d_channels:
-            layers += [sn(nn.Conv2d(in_ch, out_ch, 4, 2, 1, bias=False)), nn.BatchNorm2d(out_ch), nn.LeakyReLU(cfg.leak, inplace=True)]
+        for i, out_ch in enumerate(cfg.d_channels):
+            norm = nn.BatchNorm2d(out_ch) if (i > 0 or cfg.d_bn_first) else nn.Identity()
+            layers += [sn(nn.Conv2d(in_ch, out_ch, 4, 2, 1, bias=False)), norm, nn.LeakyReLU(cfg.leak, inplace=True)]
             in_ch = out_ch
         self.image_net = nn.Sequential(*layers)  # (B, 3, 64, 64) -> (B, 256, 4, 4)
         self.text_fc = sn(nn.Linear(cfg.text_dim, cfg.text_hidden))
@@ -102,6 +109,24 @@ class Discriminator(nn.Module):
     def forward(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         e = self.features(image, text)
         return self.score(F.leaky_relu(self.joint_bn(e), self.cfg.leak)).flatten()  # (B,) logits
+
+
+@contextmanager
+def frozen_running_stats(module: nn.Module):
+    """Inside, BatchNorm layers still normalise by batch statistics but do not update running ones.
+
+    D's running statistics define the eval-mode embedding, so they must describe real keyframes,
+    not the generated batches D also sees (4 of its 7 forward passes per step are on fakes).
+    """
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch
+    try:
+        yield
+    finally:
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
 
 
 class GanCls(MultimodalModel):
@@ -152,7 +177,7 @@ class GanCls(MultimodalModel):
         """One D update on {real,right}/{wrong,right}/{fake,right}, then ``g_steps`` G updates."""
         image, text = batch["image"], batch["text"]  # (B, 3, 64, 64), (B, 100)
         b = image.shape[0]
-        # Wrong images: a random derangement of the batch, so no segment is paired with itself.
+        # Wrong images: a random cyclic shift of the batch, so no segment is paired with its own image.
         shift = int(torch.randint(1, b, ())) if b > 1 else 0
         wrong = image.roll(shift, dims=0)
 
@@ -160,7 +185,9 @@ class GanCls(MultimodalModel):
         self.D.requires_grad_(True)
         with torch.no_grad():
             fake = self.G(self.sample_noise(b, image.device), text)
-        d_real, d_wrong, d_fake = self.D(image, text), self.D(wrong, text), self.D(fake, text)
+        d_real, d_wrong = self.D(image, text), self.D(wrong, text)
+        with frozen_running_stats(self.D):
+            d_fake = self.D(fake, text)
         d_loss = self._d_loss(d_real, d_wrong, d_fake)
         optimizers["D"].zero_grad(set_to_none=True)
         d_loss.backward()
@@ -168,16 +195,19 @@ class GanCls(MultimodalModel):
 
         # ---- G updates. D's weights are frozen so backward skips their gradients (saves ~1/3 of D's backward).
         self.D.requires_grad_(False)
-        for _ in range(self.config.g_steps):
-            fake = self.G(self.sample_noise(b, image.device), text)
-            g_loss = self._g_loss(self.D(fake, text))
-            if self.config.gan_int > 0 and b > 1:
-                mix = 0.5 * (text + text.roll(1, dims=0))
-                g_loss = g_loss + self.config.gan_int * self._g_loss(self.D(self.G(self.sample_noise(b, image.device), mix), mix))
-            optimizers["G"].zero_grad(set_to_none=True)
-            g_loss.backward()
-            optimizers["G"].step()
-        self.D.requires_grad_(True)
+        try:
+            with frozen_running_stats(self.D):
+                for _ in range(self.config.g_steps):
+                    fake = self.G(self.sample_noise(b, image.device), text)
+                    g_loss = self._g_loss(self.D(fake, text))
+                    if self.config.gan_int > 0 and b > 1:
+                        mix = 0.5 * (text + text.roll(1, dims=0))  # GAN-INT: interpolated transcripts
+                        g_loss = g_loss + self.config.gan_int * self._g_loss(self.D(self.G(self.sample_noise(b, image.device), mix), mix))
+                    optimizers["G"].zero_grad(set_to_none=True)
+                    g_loss.backward()
+                    optimizers["G"].step()
+        finally:
+            self.D.requires_grad_(True)
 
         return {
             "d_loss": d_loss.item(), "g_loss": g_loss.item(),
