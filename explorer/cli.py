@@ -105,10 +105,24 @@ def cmd_topwords(args) -> int:
 
 def cmd_release(args) -> int:
     from . import checkpoint as ckpt_io
+    from .evaluate import evaluate
+    from .modelcard import model_card
 
     ckpt = ckpt_io.strip_for_release(ckpt_io.load(args.source))
+    name = ckpt["collection"]["name"]
+    # Release-time metrics: val (what the run selected on) and test (reported, never selected on).
     ckpt_io.save(ckpt, args.dest)
-    print(f"wrote {args.dest} ({Path(args.dest).stat().st_size / 1e6:.1f} MB)")
+    metrics = dict(ckpt.get("metrics") or {})
+    for split in ("val", "test"):
+        r = evaluate(str(args.dest), name, split=split, progress=False)
+        metrics[f"{split}_p@10"], metrics[f"{split}_map"] = r["hyperlinking"]["p@10"], r["hyperlinking"]["map"]
+        if "crossmodal" in r:
+            metrics[f"{split}_crossmodal"] = r["crossmodal"]
+    ckpt["metrics"] = metrics
+    ckpt_io.save(ckpt, args.dest)
+    card = Path(args.dest).with_suffix(".md")
+    card.write_text(model_card(ckpt, Path(args.dest), notes=args.notes))
+    print(f"wrote {args.dest} ({Path(args.dest).stat().st_size / 1e6:.1f} MB) and its model card {card}")
     return 0
 
 
@@ -166,9 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write the words as JSON here ('-' = stdout)")
     s.set_defaults(func=cmd_topwords)
 
-    s = sub.add_parser("release", help="strip a run checkpoint (optimizer, RNG) for shipping")
+    s = sub.add_parser("release", help="ship a run checkpoint: strip optimizer/RNG, add val+test metrics, write a model card")
     s.add_argument("source")
-    s.add_argument("dest")
+    s.add_argument("dest", help="e.g. checkpoints/KIND-COLLECTION.pt; a model card KIND-COLLECTION.md is written beside it")
+    s.add_argument("--notes", default="", help="free text for the model card (what was tried, caveats)")
     s.set_defaults(func=cmd_release)
 
     try:

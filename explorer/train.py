@@ -211,6 +211,11 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
     train_idx = train_idx[inputs.known[train_idx]]
 
     model = model_cls(config, spec).to(device)
+    if not state:
+        train_data = {"text": inputs.text[train_idx].to(device), "label": inputs.label[train_idx].to(device)}
+        if not inputs.pixels:
+            train_data["image"] = inputs.image[train_idx].to(device)
+        model.fit_input_stats(train_data)
     optimizers = model.configure_optimizers()
     progress = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "epochs": config.epochs, "categories": categories}
     best_p10, seconds = -1.0, 0.0

@@ -113,3 +113,18 @@ def test_optimisation_inversion_reduces_reconstruction_error():
 
     t = m.invert_optimise(image, steps=80, lr=0.05, n_noise=2)
     assert err(t) < 0.5 * err(torch.zeros(2, 100))
+
+
+def test_text_standardisation_is_fitted_on_train_and_saved():
+    m = make(text_norm="standardize")
+    text = torch.randn(50, 100) * 0.02 + 0.06  # like averaged word2vec: small spread around a common mean
+    m.fit_input_stats({"text": text, "label": torch.zeros(50, dtype=torch.long)})
+    z = m.norm_text(text)
+    torch.testing.assert_close(z.mean(0), torch.zeros(100), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.std(0), torch.ones(100), atol=1e-4, rtol=0)
+    state = m.state_dict()
+    assert "text_mean" in state and "text_std" in state
+    fresh = make(seed=1, text_norm="standardize")
+    fresh.load_state_dict(state)
+    torch.testing.assert_close(fresh.norm_text(text), z)
+    assert torch.equal(make().norm_text(text), text)  # the paper's default: raw vectors

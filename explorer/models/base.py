@@ -5,6 +5,7 @@ setting) and an ``nn.Module`` subclass of ``MultimodalModel``. The runner (``exp
 ever calls the methods below, so every kind trains, checkpoints, resumes and evaluates the same way:
 
 - ``__init__(config, spec)``: build layers from the config and the ``DataSpec`` (input sizes);
+- ``fit_input_stats(train)``: optional, once before training (input normalisation statistics);
 - ``configure_optimizers() -> dict[name, Optimizer]``;
 - ``train_step(batch, optimizers) -> dict[str, float]``: one update (for a GAN: one D update and its
   G updates), returning scalar metrics for the log;
@@ -62,6 +63,11 @@ class MultimodalModel(nn.Module):
         super().__init__()
         self.config = config
         self.spec = spec
+
+    def fit_input_stats(self, train: dict) -> None:
+        """Called once by the runner, before the first step of a fresh run, with the whole train split
+        ({"image", "text", "label"} tensors; "image" omitted for pixel models). Kinds that normalise
+        their inputs store the statistics here as buffers (so checkpoints carry them). Default: no-op."""
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError

@@ -50,12 +50,17 @@ class GanClsConfig:
     d_bn_first: bool = False
     leak: float = 0.2
     lr: float = 1e-4
+    lr_d: float | None = None  # D's learning rate if different from lr (two time-scale update rule); None = lr
     beta1: float = 0.5
     batch_size: int = 64
     g_steps: int = 4  # G updates per D update (the paper: 4)
     loss: str = "bce"  # "bce" (the paper) | "hinge"
     spectral_norm: bool = False
     gan_int: float = 0.0  # weight of the GAN-INT interpolated-text G loss (0 = off, Reed et al. use 1)
+    # "none" (the paper: raw averaged word2vec) | "standardize": z-score each text dimension with the
+    # train split's mean/std. Averaged word2vec vectors share one dominant mean direction (per-dimension
+    # std ~0.02 vs |mean| ~0.06 on flowers), so raw inputs barely differ between segments.
+    text_norm: str = "none"
     epochs: int = 20
 
 
@@ -99,16 +104,27 @@ class Discriminator(nn.Module):
         self.joint_bn = nn.BatchNorm2d(cfg.embed_channels)
         self.score = sn(nn.Conv2d(cfg.embed_channels, 1, 4, 1, 0, bias=False))  # (B, 256, 4, 4) -> (B, 1, 1, 1)
 
-    def features(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """The 1x1 convolution's output (B, embed_channels, 4, 4): the multimodal embedding."""
-        h = self.image_net(image)  # (B, 256, 4, 4)
-        t = F.leaky_relu(self.text_fc(text), self.cfg.leak)  # (B, 256)
-        t = t[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])  # replicated spatially
+    # features = joint(image_net(image), text_features(text)); forward = head(features). The pieces
+    # are separate so that GanCls.train_step can reuse the ones its passes share.
+    def text_features(self, text: torch.Tensor) -> torch.Tensor:
+        """Text branch: (B, 100) -> (B, 256)."""
+        return F.leaky_relu(self.text_fc(text), self.cfg.leak)
+
+    def joint(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The 1x1 convolution on [image maps h (B, 256, 4, 4); t (B, 256) replicated spatially]."""
+        t = t[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])
         return self.joint_conv(torch.cat([h, t], dim=1))
 
+    def head(self, e: torch.Tensor) -> torch.Tensor:
+        """Embedding (B, 256, 4, 4) -> (B,) logits."""
+        return self.score(F.leaky_relu(self.joint_bn(e), self.cfg.leak)).flatten()
+
+    def features(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """The 1x1 convolution's output (B, embed_channels, 4, 4): the multimodal embedding."""
+        return self.joint(self.image_net(image), self.text_features(text))
+
     def forward(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        e = self.features(image, text)
-        return self.score(F.leaky_relu(self.joint_bn(e), self.cfg.leak)).flatten()  # (B,) logits
+        return self.head(self.features(image, text))  # (B,) logits
 
 
 @contextmanager
@@ -129,6 +145,36 @@ def frozen_running_stats(module: nn.Module):
             m.momentum = mom
 
 
+def _batchnorms(module: nn.Module) -> list:
+    return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+@contextmanager
+def running_stats_counted_twice(module: nn.Module):
+    """Inside, one training-mode pass updates BN running statistics as two identical passes would.
+
+    Two updates with the same batch statistics s give r2 = (1 - m)^2 r0 + (1 - (1 - m)^2) s, i.e. one
+    update with momentum 1 - (1 - m)^2; ``num_batches_tracked`` gets its second increment on exit.
+    Needs float momenta (``momentum=None``, the cumulative average, is not handled).
+    """
+    bns = _batchnorms(module)
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.momentum = 1.0 - (1.0 - m.momentum) ** 2
+    try:
+        yield
+        for m in bns:
+            if m.num_batches_tracked is not None:
+                m.num_batches_tracked.add_(1)
+    finally:
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
+
+
+def _fused_adam_ok(params) -> bool:
+    return all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+
+
 class GanCls(MultimodalModel):
     kind = "gan_cls"
     wants_pixels = True
@@ -139,8 +185,13 @@ class GanCls(MultimodalModel):
             raise ValueError(f"gan_cls needs 64x64 keyframes (image_input 'pixels64'), got {spec.image_input!r}")
         if spec.text_dim != config.text_dim:
             config.text_dim = spec.text_dim
+        if config.text_norm not in ("none", "standardize"):
+            raise ValueError(f"text_norm must be 'none' or 'standardize', got {config.text_norm!r}")
         self.G = Generator(config)
         self.D = Discriminator(config)
+        # Text normalisation statistics (identity unless text_norm == "standardize"); saved in checkpoints.
+        self.register_buffer("text_mean", torch.zeros(config.text_dim))
+        self.register_buffer("text_std", torch.ones(config.text_dim))
         for m in self.modules():  # DCGAN initialisation
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                 nn.init.normal_(m.weight, 0.0, 0.02)
@@ -149,12 +200,26 @@ class GanCls(MultimodalModel):
                 nn.init.zeros_(m.bias)
 
     # ------------------------------------------------------------------------------------ training
+    def fit_input_stats(self, train: dict) -> None:
+        if self.config.text_norm == "standardize":
+            text = train["text"].float()  # (N, 100)
+            self.text_mean.copy_(text.mean(0))
+            self.text_std.copy_(text.std(0).clamp_min(1e-6))
+
+    def norm_text(self, text: torch.Tensor) -> torch.Tensor:
+        """Raw averaged word2vec (B, 100) -> what G and D consume."""
+        return (text - self.text_mean) / self.text_std
+
     def configure_optimizers(self):
         c = self.config
-        return {
-            "D": torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=(c.beta1, 0.999)),
-            "G": torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=(c.beta1, 0.999)),
-        }
+
+        def adam(params):
+            params = list(params)
+            # fused: the same Adam update in one kernel; the per-tensor default costs ~0.1 s per G
+            # update on 2 CPU cores (bench/bench_gan_cls.py), i.e. several % of a training step.
+            return torch.optim.Adam(params, lr=c.lr, betas=(c.beta1, 0.999), fused=_fused_adam_ok(params) or None)
+
+        return {"D": adam(self.D.parameters()), "G": adam(self.G.parameters())}
 
     def sample_noise(self, n: int, device=None) -> torch.Tensor:
         return torch.rand(n, self.config.noise_dim, device=device) * 2 - 1  # U(-1, 1)
@@ -174,40 +239,73 @@ class GanCls(MultimodalModel):
         return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
     def train_step(self, batch, optimizers):
-        """One D update on {real,right}/{wrong,right}/{fake,right}, then ``g_steps`` G updates."""
-        image, text = batch["image"], batch["text"]  # (B, 3, 64, 64), (B, 100)
+        """One D update on {real,right}/{wrong,right}/{fake,right}, then ``g_steps`` G updates.
+
+        Work is saved without changing what is computed (measured in ``bench/bench_gan_cls.py``):
+        - the fakes of the D update are drawn under no_grad (no graph back into G), and D's weights
+          are frozen during the G updates, so backward skips their gradients;
+        - the wrong images are a cyclic shift of the real ones, and D's image branch commutes with a
+          permutation of the batch (convolutions and leaky-ReLU act per segment; training-mode BN's
+          batch statistics ignore the order), so the wrong pass's image maps are the real pass's,
+          rolled: ``image_net`` runs forward and backward once for both, its BN running statistics
+          updated as the two passes would (``running_stats_counted_twice``). The 1x1 joint conv, its
+          BN and the score still see each pair type as a batch of its own;
+        - D's text branch runs once for the D update and once for all G updates (D is fixed then).
+        With spectral norm each D forward also takes a power-iteration step, so that option keeps
+        one full D pass per pair type.
+        """
+        image, text = batch["image"], self.norm_text(batch["text"])  # (B, 3, 64, 64), (B, 100)
         b = image.shape[0]
+        D, G = self.D, self.G
         # Wrong images: a random cyclic shift of the batch, so no segment is paired with its own image.
         shift = int(torch.randint(1, b, ())) if b > 1 else 0
-        wrong = image.roll(shift, dims=0)
+        shared = not self.config.spectral_norm and all(isinstance(m.momentum, float) for m in _batchnorms(D.image_net))
 
         # ---- D update. The fakes need no graph back into G here.
-        self.D.requires_grad_(True)
+        D.requires_grad_(True)
         with torch.no_grad():
-            fake = self.G(self.sample_noise(b, image.device), text)
-        d_real, d_wrong = self.D(image, text), self.D(wrong, text)
-        with frozen_running_stats(self.D):
-            d_fake = self.D(fake, text)
+            fake = G(self.sample_noise(b, image.device), text)
+        if shared:
+            t = D.text_features(text)
+            with running_stats_counted_twice(D.image_net):
+                h = D.image_net(image)  # (B, 256, 4, 4); the wrong images' maps are h.roll(shift)
+            d_real, d_wrong = D.head(D.joint(h, t)), D.head(D.joint(h.roll(shift, dims=0), t))
+            with frozen_running_stats(D):
+                d_fake = D.head(D.joint(D.image_net(fake), t))
+        else:
+            d_real, d_wrong = D(image, text), D(image.roll(shift, dims=0), text)
+            with frozen_running_stats(D):
+                d_fake = D(fake, text)
         d_loss = self._d_loss(d_real, d_wrong, d_fake)
         optimizers["D"].zero_grad(set_to_none=True)
         d_loss.backward()
         optimizers["D"].step()
 
-        # ---- G updates. D's weights are frozen so backward skips their gradients (saves ~1/3 of D's backward).
-        self.D.requires_grad_(False)
+        # ---- G updates, D fixed: its weights frozen, its BN running statistics untouched.
+        D.requires_grad_(False)
+        gan_int = self.config.gan_int > 0 and b > 1
+        mix = 0.5 * (text + text.roll(1, dims=0)) if gan_int else None  # GAN-INT: interpolated transcripts
         try:
-            with frozen_running_stats(self.D):
+            with frozen_running_stats(D):
+                if shared:
+                    with torch.no_grad():
+                        t, t_mix = D.text_features(text), (D.text_features(mix) if gan_int else None)
+
+                    def d_score(x, which):
+                        return D.head(D.joint(D.image_net(x), t if which == "text" else t_mix))
+                else:
+                    def d_score(x, which):
+                        return D(x, text if which == "text" else mix)
                 for _ in range(self.config.g_steps):
-                    fake = self.G(self.sample_noise(b, image.device), text)
-                    g_loss = self._g_loss(self.D(fake, text))
-                    if self.config.gan_int > 0 and b > 1:
-                        mix = 0.5 * (text + text.roll(1, dims=0))  # GAN-INT: interpolated transcripts
-                        g_loss = g_loss + self.config.gan_int * self._g_loss(self.D(self.G(self.sample_noise(b, image.device), mix), mix))
+                    fake = G(self.sample_noise(b, image.device), text)
+                    g_loss = self._g_loss(d_score(fake, "text"))
+                    if gan_int:
+                        g_loss = g_loss + self.config.gan_int * self._g_loss(d_score(G(self.sample_noise(b, image.device), mix), "mix"))
                     optimizers["G"].zero_grad(set_to_none=True)
                     g_loss.backward()
                     optimizers["G"].step()
         finally:
-            self.D.requires_grad_(True)
+            D.requires_grad_(True)
 
         return {
             "d_loss": d_loss.item(), "g_loss": g_loss.item(),
@@ -220,13 +318,13 @@ class GanCls(MultimodalModel):
     # ----------------------------------------------------------------------------------- inference
     def embed(self, image, text):
         """{"joint": (B, 4096)} = D's 1x1-convolution output, flattened (call in eval mode)."""
-        return {"joint": self.D.features(image, text).flatten(1)}
+        return {"joint": self.D.features(image, self.norm_text(text)).flatten(1)}
 
     def generate(self, text: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 100) text embeddings -> (B, 3, 64, 64) images in [-1, 1]."""
         if z is None:
             z = self.sample_noise(text.shape[0], text.device)
-        return self.G(z, text)
+        return self.G(z, self.norm_text(text))
 
     def invert_transposed(self, image: torch.Tensor) -> torch.Tensor:
         """The paper's inverted generator: image (B, 3, 64, 64) -> text embedding (B, 100).
@@ -250,7 +348,8 @@ class GanCls(MultimodalModel):
         t_pre = torch.where(t_hidden >= 0, t_hidden, t_hidden / self.config.leak)  # inverse leaky-ReLU
         fc = self.G.text_fc
         # Solve fc.weight @ t = t_pre - bias in the least-squares sense: (B, 100)
-        return torch.linalg.lstsq(fc.weight, (t_pre - fc.bias).T).solution.T
+        t_norm = torch.linalg.lstsq(fc.weight, (t_pre - fc.bias).T).solution.T
+        return t_norm * self.text_std + self.text_mean  # back to raw word2vec space (nearest words)
 
     def invert_optimise(self, image: torch.Tensor, steps: int = 200, lr: float = 0.05, init: torch.Tensor | None = None,
                         n_noise: int = 4, seed: int = 0) -> torch.Tensor:
@@ -261,7 +360,8 @@ class GanCls(MultimodalModel):
         """
         b = image.shape[0]
         gen = torch.Generator(device="cpu").manual_seed(seed)
-        t = (init.clone() if init is not None else torch.zeros(b, self.config.text_dim)).to(image.device).requires_grad_(True)
+        # Optimised in G's input space (normalised text), returned in raw word2vec space.
+        t = (self.norm_text(init) if init is not None else torch.zeros(b, self.config.text_dim)).to(image.device).requires_grad_(True)
         z = (torch.rand(b * n_noise, self.config.noise_dim, generator=gen) * 2 - 1).to(image.device).requires_grad_(True)
         opt = torch.optim.Adam([t, z], lr=lr)
         target = image.repeat_interleave(n_noise, dim=0)
@@ -275,4 +375,4 @@ class GanCls(MultimodalModel):
                 opt.step()
         finally:
             self.G.requires_grad_(True)
-        return t.detach()
+        return t.detach() * self.text_std + self.text_mean
