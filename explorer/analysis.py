@@ -1,7 +1,7 @@
 """Analyses of a trained GAN-CLS: colour of generated images, and how well inverted images name their content.
 
-- ``mean_hue``: saturation-weighted circular mean hue (degrees) of a batch of images; checks that the
-  generator turns colour words of a transcript into colour (paper's Table 1).
+- ``mean_hue`` / ``hue_share``: circular mean hue, and the share of coloured pixels in a hue range, of
+  a batch of images; they check that the generator turns colour words into colour (paper's Table 1).
 - ``topwords_quality``: for each image of a split, the inverted generator's top-k words (paper's Table 3)
   are compared with the words of the image's own transcript: *hit rate* (share of images whose top-k
   contains at least one of their transcript's content words) and *precision* (share of the top-k words
@@ -28,6 +28,20 @@ def mean_hue(images_uint8: np.ndarray) -> tuple[float, float]:
     h, w = np.concatenate(hues), np.concatenate(sats)
     angle = np.arctan2((w * np.sin(h)).sum(), (w * np.cos(h)).sum())
     return float(np.degrees(angle) % 360.0), float(w.mean())
+
+
+def hue_share(images_uint8: np.ndarray, lo: float, hi: float, min_saturation: float = 0.25, min_value: float = 0.2) -> float:
+    """Share of pixels of (N, H, W, 3) uint8 images whose hue lies in [lo, hi) degrees, among all pixels.
+
+    Only coloured pixels count (saturation and value above the thresholds), so grey and dark
+    background never counts as any hue. Unlike the mean hue, it is not dominated by green leaves.
+    """
+    from PIL import Image
+
+    hsv = np.stack([np.asarray(Image.fromarray(img).convert("HSV"), dtype=np.float64) for img in images_uint8])
+    hue, sat, val = hsv[..., 0] * 360.0 / 255.0, hsv[..., 1] / 255.0, hsv[..., 2] / 255.0
+    coloured = (sat > min_saturation) & (val > min_value)
+    return float(((hue >= lo) & (hue < hi) & coloured).mean())
 
 
 def hue_distance(a: float, b: float) -> float:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import checkpoint as ckpt_io
 from .data.collection import Collection, load_collection
@@ -46,7 +47,11 @@ class LoadedModel:
         self.ckpt = ckpt_io.load(self.path)
         self.kind = self.ckpt["kind"]
         self.device = device
-        self.model = ckpt_io.build_model(self.ckpt).to(device)
+        # Built outside inference mode even when a caller is inside it (e.g. a decorated facade
+        # function loading lazily): parameters made there would be inference tensors, unusable later
+        # by the optimisation-based inversion, which needs autograd.
+        with torch.inference_mode(False):
+            self.model = ckpt_io.build_model(self.ckpt).to(device)
         text = self.ckpt.get("text")
         self.word_vectors = WordVectors.from_state(text) if text else None
         self.categories = (self.ckpt.get("collection") or {}).get("categories")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from explorer import api
-from explorer.analysis import hue_distance, mean_hue
+from explorer.analysis import hue_distance, hue_share, mean_hue
 from explorer.data.text import OutOfVocabularyError
 from explorer.paths import checkpoints_dir
 
@@ -26,11 +26,22 @@ def test_checkpoint_is_self_describing_and_small():
 
 
 def test_colour_words_change_the_generated_hue():
-    yellow = api.generate_images(CKPT, "this flower has bright yellow petals", n=16, seed=0)
-    purple = api.generate_images(CKPT, "this flower is deep purple", n=16, seed=0)
-    hy, hp = mean_hue(yellow)[0], mean_hue(purple)[0]
-    assert hue_distance(hy, YELLOW) < hue_distance(hy, PURPLE), hy
-    assert hue_distance(hp, PURPLE) < hue_distance(hp, YELLOW), hp
+    yellow = api.generate_images(CKPT, "this flower has bright yellow petals", n=32, seed=0)
+    purple = api.generate_images(CKPT, "this flower is deep purple", n=32, seed=0)
+    # share of coloured pixels in the yellow (35-75 deg) and purple (250-330 deg) hue ranges
+    assert hue_share(yellow, 35, 75) > 2 * hue_share(purple, 35, 75)
+    assert hue_share(purple, 250, 330) > 2 * hue_share(yellow, 250, 330)
+    assert hue_distance(mean_hue(yellow)[0], YELLOW) < 30
+
+
+def test_hue_measures_on_known_colours():
+    import numpy as np
+
+    img = np.zeros((2, 8, 8, 3), dtype=np.uint8)
+    img[..., 0], img[..., 1] = 230, 200  # yellow ~ 52 deg
+    assert hue_distance(mean_hue(img)[0], 52) < 3
+    assert hue_share(img, 35, 75) == 1.0 and hue_share(img, 250, 330) == 0.0
+    assert hue_share(np.full((1, 4, 4, 3), 128, dtype=np.uint8), 0, 360) == 0.0  # grey has no hue
 
 
 def test_generation_is_seeded_and_oov_text_is_refused():

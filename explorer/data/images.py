@@ -104,7 +104,10 @@ def to_model_range(images_uint8: np.ndarray):
     """(N, H, W, 3) uint8 -> (N, 3, H, W) float32 torch tensor in [-1, 1]."""
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(images_uint8)).permute(0, 3, 1, 2).float()
+    arr = np.ascontiguousarray(images_uint8)
+    if not arr.flags.writeable:  # torch.from_numpy wants a writable array (read-only views come from caches)
+        arr = arr.copy()
+    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float()
     return x.div_(127.5).sub_(1.0)
 
 
