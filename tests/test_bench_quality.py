@@ -1,0 +1,145 @@
+"""``explorer bench quality`` on the tiny synthetic collection: files, table structure, t-tests, reuse."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from explorer.bench_quality import render_markdown, run_quality, significance
+from explorer.cli import main
+from explorer.metrics import mean_std, paired_ttest_one_sided
+from tests.conftest import make_folder_collection
+
+MODELS = ["text-only", "visual-only", "cca", "kcca", "no_such_kind"]
+OVERRIDES = {"kcca": {"n_landmarks": 16}}  # 16 of 32 train rows: landmarks depend on the seed
+
+
+def _arr(values):
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+@pytest.fixture
+def harder_collection(tmp_path):
+    """The conftest collection with 4 test segments per category, 5 of which get another category's
+    transcript and 3 another category's keyframe: the models then rank differently (no ties at 1.0)."""
+    root = make_folder_collection(tmp_path / "tiny", per_category=24)
+    test_ids = [ln.split("\t")[0] for ln in (root / "segments.tsv").read_text().splitlines()[1:] if ln.split("\t")[1] == "test"]
+    donor = {"sunflower": "violet", "violet": "rose", "rose": "lily", "lily": "sunflower"}
+    for sid in test_ids[::3][:5]:
+        cat = sid.rsplit("_", 1)[0]
+        (root / f"{sid}.txt").write_text((root / f"{donor[cat]}_000.txt").read_text())
+    for sid in test_ids[1::3][:3]:  # and 3 others show another category's keyframe
+        cat = sid.rsplit("_", 1)[0]
+        (root / f"{sid}.png").write_bytes((root / f"{donor[cat]}_001.png").read_bytes())
+    return root
+
+
+@pytest.fixture
+def bench_run(harder_collection, tmp_path):
+    tiny_collection = harder_collection
+    lines: list[str] = []
+    result = run_quality(str(tiny_collection), seeds=2, models=MODELS, out=tmp_path / "results", runs=tmp_path / "runs",
+                         visual="pixels", device="cpu", overrides=OVERRIDES, say=lines.append)
+    return result, tmp_path, lines
+
+
+def test_bench_quality_files_tables_and_ttest(bench_run):
+    result, tmp, lines = bench_run
+    md = (tmp / "results" / "quality-tiny.md").read_text()
+    data = json.loads((tmp / "results" / "quality-tiny.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    models = data["models"]
+    assert [m for m in MODELS if models[m]["status"] == "ok"] == ["text-only", "visual-only", "cca", "kcca"]
+    assert models["no_such_kind"]["status"] == "missing" and "no_such_kind" in md
+    assert models["cca"]["deterministic"] and list(models["cca"]["per_seed"]) == ["0"]  # fitted once
+    assert list(models["kcca"]["per_seed"]) == ["0", "1"] and not models["kcca"]["deterministic"]
+    for name in ("cca", "kcca"):  # crossmodal kinds: the CMGANs-style columns
+        cm = models[name]["per_seed"]["0"]["crossmodal"]
+        assert {"img2txt", "txt2img", "average", "img2all", "txt2all", "average_all", "map_11pt"} <= set(cm)
+    assert "crossmodal" not in models["text-only"]["per_seed"]["0"]
+
+    # summary = mean_std over the stored per-seed values
+    vals = [r["p@10"] for r in models["kcca"]["per_seed"].values()]
+    m, s = mean_std(vals)
+    assert models["kcca"]["summary"]["p@10"]["mean"] == pytest.approx(m) and models["kcca"]["summary"]["p@10"]["std"] == pytest.approx(s)
+
+    # t-test: best vs runner-up by mean P@10, re-derived from the stored values
+    ranked = sorted((m for m in MODELS if models[m]["status"] == "ok"),
+                    key=lambda m: (-models[m]["summary"]["p@10"]["mean"], -models[m]["summary"]["map"]["mean"]))
+    sig = data["significance"]
+    assert (sig["best"], sig["runner_up"]) == tuple(ranked[:2]) == tuple(data["ranking"][:2])
+    if sig["mode"] == "seeds":
+        a = [models[sig["best"]]["per_seed"][str(s)]["p@10"] for s in sig["seeds"]]
+        b = [models[sig["runner_up"]]["per_seed"][str(s)]["p@10"] for s in sig["seeds"]]
+        assert (a, b) == (sig["a"], sig["b"])
+        ref = paired_ttest_one_sided(a, b)
+    else:
+        assert sig["mode"] == "per-query" and "deterministic" in sig["reason"]
+        ref = paired_ttest_one_sided(_arr(sig["ap"]["a"]), _arr(sig["ap"]["b"]))
+        ref10 = paired_ttest_one_sided(_arr(sig["p@10"]["a"]), _arr(sig["p@10"]["b"]))
+        assert sig["p@10"]["n"] == ref10["n"] and _same(sig["p@10"]["t"], ref10["t"])
+        # the per-query arrays are the test queries of the stored seed: their mean is the table's number
+        assert np.nanmean(_arr(sig["ap"]["a"])) == pytest.approx(models[sig["best"]]["per_seed"]["0"]["map"])
+    assert sig["n"] == ref["n"] and _same(sig["t"], ref["t"]) and _same(sig["p"], ref["p"])
+
+    # markdown structure
+    for head in ("## Hyperlinking (Table 2 style)", "## Crossmodal retrieval MAP (CM-GANs style)",
+                 "## Crossmodal MAP per category", "One-sided paired t-test", "## Per-run details"):
+        assert head in md
+    table2 = [ln for ln in md.split("## Hyperlinking")[1].split("\n\n")[1].splitlines() if ln.startswith("| ")]
+    assert table2[0].startswith("| model | P@10 | MAP") and len(table2) == 2 + 4  # header, rule, 4 models
+    assert "| kcca | " in md and "± " in md  # kcca has 2 seeds: mean ± std
+    assert "| cca ‡ |" in md  # deterministic marker
+    assert "sunflower" in md.split("## Crossmodal MAP per category")[1]
+    assert "Wikipedia" not in md  # published rows only on wikipedia
+    assert data["run_seconds"] > 0 and f"{data['run_seconds']:.1f} s" in md
+    assert any("kcca seed 1" in ln for ln in lines) and any("run time" in ln for ln in lines)
+
+
+def _same(x, y) -> bool:
+    if x is None or y is None:
+        return x is None and (y is None or not np.isfinite(y))
+    return x == pytest.approx(y, rel=1e-12, abs=1e-12)
+
+
+def test_bench_quality_reuses_runs_and_cli(bench_run, harder_collection, capsys):
+    result, tmp, _ = bench_run
+    first = json.loads((tmp / "results" / "quality-tiny.json").read_text())
+    rc = main(["bench", "quality", "--collection", str(harder_collection), "--seeds", "2", "--models", "cca", "text-only", "gan_x",
+               "--visual", "pixels", "--device", "cpu", "--out", str(tmp / "again"), "--runs", str(tmp / "runs")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "reused" in out and "run time" in out and "gan_x: missing" in out
+    again = json.loads((tmp / "again" / "quality-tiny.json").read_text())
+    assert again["models"]["cca"]["actions"]["0"] == "reused"
+    assert again["models"]["cca"]["per_seed"]["0"]["p@10"] == first["models"]["cca"]["per_seed"]["0"]["p@10"]
+    assert again["significance"]["best"] in ("cca", "text-only")
+
+
+def test_significance_pairs_over_seeds_when_both_vary():
+    entries = {
+        "a": {"deterministic": False, "per_seed": {0: {"p@10": 0.50}, 1: {"p@10": 0.55}, 2: {"p@10": 0.53}}},
+        "b": {"deterministic": False, "per_seed": {0: {"p@10": 0.48}, 1: {"p@10": 0.50}, 2: {"p@10": 0.52}}},
+        "c": {"deterministic": True, "per_seed": {0: {"p@10": 0.40}}},
+    }
+    pq = {"a": {0: {"ap": np.array([0.5, 0.6, np.nan]), "p@10": np.array([0.5, 0.6, np.nan])}},
+          "c": {0: {"ap": np.array([0.4, 0.5, 0.3]), "p@10": np.array([0.4, 0.4, 0.3])}}}
+    sig = significance("a", "b", entries, pq)
+    assert sig["mode"] == "seeds" and sig["a"] == [0.50, 0.55, 0.53]
+    ref = paired_ttest_one_sided([0.50, 0.55, 0.53], [0.48, 0.50, 0.52])
+    assert sig["t"] == ref["t"] and sig["p"] == ref["p"]
+    sig = significance("a", "c", entries, pq)  # c is deterministic: per-query AP of the first seed
+    assert sig["mode"] == "per-query" and sig["n"] == 2 and "c" in sig["reason"]
+    assert sig["t"] == paired_ttest_one_sided([0.5, 0.6], [0.4, 0.5])["t"]
+
+
+def test_render_markdown_handles_failed_and_skipped_entries():
+    result = {
+        "collection": "x", "created": "now", "hardware": "cpu", "run_seconds": 1.0, "seeds": [0], "n_test": 3,
+        "val_split": "val", "order": ["a", "b"], "significance": None, "published": None,
+        "ablations": {"status": "skipped", "message": "no presets"},
+        "models": {"a": {"status": "failed", "message": "boom"}, "b": {"status": "not applicable", "message": "needs keyframes"}},
+    }
+    md = render_markdown(result)
+    assert "**failed**: boom" in md and "**not applicable**: needs keyframes" in md and "skipped: no presets" in md
