@@ -126,6 +126,14 @@ def cmd_release(args) -> int:
     return 0
 
 
+def cmd_bench_quality(args) -> int:
+    from .bench_quality import run_quality
+
+    run_quality(args.collection, seeds=args.seeds, models=args.models, out=args.out, runs=args.runs, visual=args.visual,
+                device=args.device, epochs=args.epochs, ablations=not args.no_ablations)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="explorer", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"explorer {__version__}")
@@ -185,6 +193,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dest", help="e.g. checkpoints/KIND-COLLECTION.pt; a model card KIND-COLLECTION.md is written beside it")
     s.add_argument("--notes", default="", help="free text for the model card (what was tried, caveats)")
     s.set_defaults(func=cmd_release)
+
+    s = sub.add_parser("bench", help="experiment tables (see explorer.bench_quality)")
+    bench = s.add_subparsers(dest="bench_command", required=True)
+    s = bench.add_parser("quality", help="train/reuse, select on val, evaluate on test: hyperlinking + crossmodal tables")
+    s.add_argument("--collection", required=True)
+    s.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (deterministic kinds are fitted once)")
+    s.add_argument("--models", nargs="+", help="kinds and/or text-only, visual-only (default: all)")
+    s.add_argument("--out", help="results folder (default bench/results)")
+    s.add_argument("--runs", help="parent of the run directories (default runs/bench/COLLECTION)")
+    s.add_argument("--visual", default="mobilenet", help="visual features for feature-based kinds and visual-only")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    s.add_argument("--epochs", type=int, help="override every trained kind's epochs")
+    s.add_argument("--no-ablations", action="store_true", help="skip the CM-GAN ablation presets")
+    s.set_defaults(func=cmd_bench_quality)
 
     try:
         from .video.cli import register as register_video
