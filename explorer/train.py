@@ -305,10 +305,14 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
         log.write({"type": "epoch", "epoch": epoch + 1, "step": progress["global_step"], **metrics, "seconds": seconds})
         improved = metrics["val_p@10"] > best_p10
         best_p10 = max(best_p10, metrics["val_p@10"])
+        if improved:
+            # best.pt first: latest.pt records best_p10, so a kill between the two writes must not
+            # leave a latest.pt that claims a best checkpoint which was never written.
+            p = {**progress, "best_val_p@10": best_p10}
+            ckpt_io.save(ckpt_io.strip_for_release(make_checkpoint(kind, model, optimizers, spec, coll, wv, p, metrics, seconds, device)),
+                         run_dir / "best.pt")
         save_latest(metrics)
         last_save = time.time()
-        if improved:
-            ckpt_io.save(ckpt_io.strip_for_release(ckpt_io.load(run_dir / "latest.pt")), run_dir / "best.pt")
     log.write({"type": "status", "status": "finished", "time": time.time()})
     log.close()
     return run_dir

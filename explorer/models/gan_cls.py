@@ -178,25 +178,6 @@ def running_stats_counted_twice(module: nn.Module):
             m.momentum = mom
 
 
-def _fused_adam_ok(params) -> bool:
-    return all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
-
-
-def _state_like_params(optimizer: torch.optim.Optimizer) -> None:
-    """After ``load_state_dict``: give each per-parameter state tensor its parameter's memory layout.
-
-    The fused CPU Adam kernel walks param, grad and moments as flat arrays, so an NCHW moment loaded
-    (e.g. from a checkpoint written before the weights became channels-last) for an NHWC weight
-    would be silently misapplied.
-    """
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            state = optimizer.state.get(p)
-            for k, v in (state or {}).items():
-                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
-                    state[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
-
-
 class GanCls(MultimodalModel):
     kind = "gan_cls"
     wants_pixels = True
@@ -239,15 +220,11 @@ class GanCls(MultimodalModel):
     def configure_optimizers(self):
         c = self.config
 
-        def adam(params):
-            params = list(params)
-            # fused: the same Adam update in one kernel; the per-tensor default costs ~0.1 s per G
-            # update on 2 CPU cores (bench/bench_gan_cls.py), i.e. several % of a training step.
-            opt = torch.optim.Adam(params, lr=c.lr, betas=(c.beta1, 0.999), fused=_fused_adam_ok(params) or None)
-            opt.register_load_state_dict_post_hook(_state_like_params)
-            return opt
+        def adam(params, lr):
+            return torch.optim.Adam(params, lr=lr, betas=(c.beta1, 0.999))
 
-        return {"D": adam(self.D.parameters()), "G": adam(self.G.parameters())}
+        lr_d = c.lr_d if c.lr_d is not None else c.lr
+        return {"D": adam(self.D.parameters(), lr_d), "G": adam(self.G.parameters(), c.lr)}
 
     def sample_noise(self, n: int, device=None) -> torch.Tensor:
         return torch.rand(n, self.config.noise_dim, device=device) * 2 - 1  # U(-1, 1)
