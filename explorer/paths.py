@@ -5,7 +5,7 @@ Resolution order (each overridable by an environment variable, so tests and CI c
                current directory) when it exists;
 - models root: ``$EXPLORER_MODELS``, else ``../shared/models`` likewise (pretrained visual models);
 - cache:       ``$EXPLORER_CACHE``, else ``<repo>/.cache`` (features, word vectors, projections);
-- checkpoints: ``<repo>/checkpoints`` (shipped ``KIND-COLLECTION.pt`` files).
+- checkpoints: ``$EXPLORER_SHIPPED``, else ``<repo>/checkpoints`` (shipped ``KIND-COLLECTION.pt`` files).
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ def cache_dir() -> Path:
 
 
 def checkpoints_dir() -> Path:
-    """Shipped checkpoints, named ``KIND-COLLECTION.pt``."""
-    return REPO_ROOT / "checkpoints"
+    """Shipped checkpoints, named ``KIND-COLLECTION.pt`` (``$EXPLORER_SHIPPED`` overrides, e.g. in tests)."""
+    env = os.environ.get("EXPLORER_SHIPPED")
+    return Path(env).expanduser() if env else REPO_ROOT / "checkpoints"
 
 
 def runs_dir() -> Path:

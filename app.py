@@ -1,0 +1,30 @@
+"""The explorer app: ``streamlit run app.py`` (or ``bash scripts/app.sh``, bound to localhost).
+
+Navigation with ``st.navigation`` over the thin pages in ``pages/``; the sidebar (collection and model
+pickers) is shared by every page. All work is done by ``explorer.api``; see ``docs/app.md``.
+"""
+
+import streamlit as st
+
+from pages import _shared as ui
+
+st.set_page_config(page_title="explorer", page_icon=":material/movie:", layout="wide")
+
+PAGES = [
+    st.Page("pages/1_overview.py", title="Overview", icon=":material/home:", url_path="overview", default=True),
+    st.Page("pages/2_transcript_to_images.py", title="Transcript → imagery", icon=":material/image:", url_path="imagery"),
+    st.Page("pages/3_image_to_words.py", title="Image → top words", icon=":material/text_fields:", url_path="topwords"),
+    st.Page("pages/4_joint_space.py", title="Joint space", icon=":material/scatter_plot:", url_path="joint-space"),
+    st.Page("pages/5_hyperlinks.py", title="Hyperlinks", icon=":material/link:", url_path="hyperlinks"),
+    st.Page("pages/6_failure_cases.py", title="Failure cases", icon=":material/troubleshoot:", url_path="failures"),
+    st.Page("pages/7_training.py", title="Training", icon=":material/model_training:", url_path="training"),
+]
+
+page = st.navigation(PAGES)
+st.session_state["_frame_drawn"] = False
+ui.frame(page.url_path)
+st.session_state["_frame_drawn"] = True
+try:
+    page.run()
+finally:
+    st.session_state["_frame_drawn"] = False

@@ -1,0 +1,313 @@
+"""Benchmark the Streamlit app's interactions on a real checkpoint and collection (default: the shipped GAN-CLS
+checkpoint on flowers102_reed, 8,189 segments).
+
+    python bench/bench_app.py                                  # AppTest: server-side render time per interaction
+    python bench/bench_app.py --browser                        # also: time in headless Chromium until drawn
+    python bench/bench_app.py --checkpoint runs/X/best.pt      # another checkpoint (e.g. before one is shipped)
+
+Warm-up first visits every page once (it loads the model, computes the embeddings, the hyperlink index of the
+default split and the joint-space projection of every segment, each cached afterwards: on disk for the
+projection and hyperlink index). Then each interaction is repeated ``--repeat`` times with fresh inputs (a new
+transcript, another segment, another anchor: no result cache hit) and its median / max time is printed
+against the 1 s target. The joint-space figure is checked to hold every segment (no sampling).
+
+Numbers depend on what else runs on the machine; run it on an otherwise idle one for reportable figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def find_checkpoint(collection: str) -> Path | None:
+    shipped = REPO / "checkpoints" / f"gan_cls-{collection}.pt"
+    if shipped.is_file():
+        return shipped
+    best = []
+    for side in (REPO / "runs").glob("*/best.json"):
+        try:
+            meta = json.loads(side.read_text())
+        except (OSError, ValueError):
+            continue
+        if meta.get("kind") == "gan_cls" and (meta.get("collection") or {}).get("name") == collection:
+            best.append(((meta.get("metrics") or {}).get("val_p@10", 0), side.with_suffix(".pt")))
+    return max(best)[1] if best else None
+
+
+def png_bytes(seed: int) -> bytes:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class Bench:
+    def __init__(self, at, repeat: int):
+        self.at, self.repeat, self.rows = at, repeat, []
+
+    def run(self, at=None):
+        at = at or self.at
+        at.run()
+        if at.exception:
+            raise RuntimeError(at.exception[0].value)
+        return at
+
+    def time(self, name: str, action, note: str = "") -> None:
+        times = []
+        for i in range(self.repeat):
+            t0 = time.perf_counter()
+            action(i)
+            times.append(time.perf_counter() - t0)
+            errs = [e.value for e in self.at.error]
+            if errs:
+                raise RuntimeError(f"{name}: {errs}")
+        med, worst = statistics.median(times), max(times)
+        self.rows.append((name, med, worst, note))
+        print(f"  {name:<44}{med:7.3f} s median {worst:7.3f} s max  {'OK' if worst < 1 else 'SLOW'}  {note}", flush=True)
+
+
+def apptest_bench(args, model_id: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from explorer import api
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=3600)
+    at.query_params.update({"collection": args.collection, "model": model_id})
+    b = Bench(at, args.repeat)
+    coll = api.get_collection(args.collection)
+    test_ids = [coll.segments[i].id for i in api.search_segments(coll, "", split=api.default_split(coll), limit=10**6)]
+
+    print(f"warm-up (first visit of every page; cached afterwards) on {args.collection}, {len(coll):,} segments:")
+    pages = ["1_overview", "2_transcript_to_images", "3_image_to_words", "4_joint_space", "5_hyperlinks",
+             "6_failure_cases", "7_training"]
+    t0 = time.perf_counter()
+    b.run()
+    print(f"  {'app start + Overview':<44}{time.perf_counter() - t0:7.1f} s")
+    t0 = time.perf_counter()
+    api.search_segments(coll, "warm up the transcript word index")  # once per process, shared by all sessions
+    print(f"  {'search index of the transcripts':<44}{time.perf_counter() - t0:7.1f} s")
+    for p in pages[1:]:
+        t0 = time.perf_counter()
+        at.switch_page(f"pages/{p}.py")
+        b.run()
+        print(f"  {p:<44}{time.perf_counter() - t0:7.1f} s", flush=True)
+
+    print(f"\ninteractions after warm-up ({args.repeat} repetitions each, fresh inputs):")
+
+    def goto(page):
+        at.switch_page(f"pages/{page}.py")
+        b.run()
+
+    b.time("open Overview", lambda i: goto("1_overview"))
+    goto("2_transcript_to_images")
+    words = ["yellow", "purple", "white", "red", "pink", "orange", "large", "small", "round", "pointed"]
+    b.time("type a transcript (8 images)", lambda i: (
+        at.text_area(key="keep_t2i_text").input(f"this flower has {words[i % 10]} petals and a {words[(i + 3) % 10]} "
+                                                f"centre, round {i}"), b.run()))
+    b.time("'More images' (another batch)", lambda i: (at.button[0].click(), b.run()))
+    b.time("pick a segment (search + select)", lambda i: (
+        at.text_input(key="keep_t2i_search").input(test_ids[10 + i]), b.run(),
+        at.selectbox(key="keep_t2i_segment").select(test_ids[10 + i]), b.run()), "two reruns")
+
+    goto("3_image_to_words")
+    b.time("pick a segment (top 15 words)", lambda i: (
+        at.text_input(key="keep_i2w_search").input(test_ids[20 + i]), b.run(),
+        at.selectbox(key="keep_i2w_segment").select(test_ids[20 + i]), b.run()), "two reruns")
+    at.radio(key="keep_i2w_source").set_value("Upload an image")
+    b.run()
+    b.time("upload a 640x480 PNG (top words)", lambda i: (
+        at.file_uploader[0].set_value((f"photo{i}.png", png_bytes(i), "image/png")), b.run()))
+    at.radio(key="keep_i2w_source").set_value("Collection segment")
+    b.run()
+
+    b.time("open Joint space", lambda i: goto("4_joint_space"))
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    n_points = sum(len(t["x"]) if isinstance(t["x"], list) else len(t["customdata"]) for t in spec["data"])
+    kinds = {t["type"] for t in spec["data"]}
+    print(f"    joint space: {n_points:,} points drawn ({', '.join(sorted(kinds))}) of {len(coll):,} segments "
+          f"-> {'no sampling' if n_points >= len(coll) else 'SAMPLED?'}")
+    colours = ["split", "category"]
+    b.time("colour by split / category", lambda i: (at.radio(key="keep_js_color").set_value(colours[i % 2]), b.run()))
+
+    goto("5_hyperlinks")
+    b.time("pick an anchor (ranked targets, P@10, AP)", lambda i: (
+        at.text_input(key="keep_hl_search").input(test_ids[30 + i]), b.run(),
+        at.selectbox(key="keep_hl_segment").select(test_ids[30 + i]), b.run()), "two reruns")
+    model2 = [w for w in at.selectbox if w.key == "keep_hl_model2"]
+    # a second model whose file does not change while we measure (not a run still training)
+    steady = [i for i, o in enumerate(model2[0].options) if i and "unfinished" not in o] if model2 else []
+    if steady:
+        second = steady[0]
+        print(f"    second model: {model2[0].options[second]}")
+        t0 = time.perf_counter()
+        at.selectbox(key="keep_hl_model2").select_index(second)  # warm-up: its embeddings + hyperlink index
+        b.run()
+        print(f"    (warm-up of the second model: {time.perf_counter() - t0:.1f} s)")
+
+        def compare(i):
+            at.selectbox(key="keep_hl_model2").select_index(0)
+            b.run()
+            at.selectbox(key="keep_hl_model2").select_index(second)
+            b.run()
+
+        b.time("compare with a second model (off + on)", compare, "two reruns")
+        b.time("pick an anchor, two models side by side", lambda i: (
+            at.text_input(key="keep_hl_search").input(test_ids[40 + i]), b.run(),
+            at.selectbox(key="keep_hl_segment").select(test_ids[40 + i]), b.run()), "two reruns")
+
+    goto("6_failure_cases")
+    b.time("inspect another category", lambda i: (at.selectbox(key="keep_fc_category").select_index(1 + i), b.run()))
+    b.time("open Training", lambda i: goto("7_training"))
+
+    slow = [r for r in b.rows if r[2] >= 1]
+    print(f"\n{len(b.rows) - len(slow)} of {len(b.rows)} interactions under 1 s (max over repetitions)"
+          + (f"; slow: {', '.join(r[0] for r in slow)}" if slow else ""))
+
+
+def browser_bench(args, model_id: str) -> None:
+    import signal
+    import socket
+    import subprocess
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, settle
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    q = f"?collection={args.collection}&model={model_id}"
+    try:
+        for _ in range(600):
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(3_600_000)
+            for path in ("/", "/imagery", "/topwords", "/joint-space", "/hyperlinks", "/failures", "/training"):
+                page.goto(url + path + q)
+                settle(page, timeout=3600)  # warm-up: every page once
+
+            idle = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+
+            def until(js_condition: str) -> None:
+                """Wait, polling inside the page every 20 ms, until the condition holds and the app is idle."""
+                page.wait_for_function(f"() => ({js_condition}) && {idle}", polling=20, timeout=600_000)
+
+            def report(name, ts):
+                print(f"  {name:<44}{statistics.median(ts):7.3f} s median {max(ts):7.3f} s max  "
+                      f"{'OK' if max(ts) < 1 else 'SLOW'}", flush=True)
+
+            print("\nbrowser (headless Chromium; from the user's action until the result is drawn and the app idle):")
+            page.goto(url + "/imagery" + q)
+            settle(page)
+            box = page.get_by_role("textbox", name="Transcript")
+            images_drawn = ("(() => { const imgs = [...document.querySelectorAll("
+                            "'[data-testid=\"stMainBlockContainer\"] [data-testid=\"stImage\"] img')]; "
+                            "return imgs.length >= 8 && imgs.every(i => i.complete && i.naturalWidth > 0); })()")
+            ts = []
+            for i in range(args.repeat):
+                token = f"zq{i}x"
+                box.fill(f"pink petals with a yellow centre {token}")
+                t0 = time.perf_counter()
+                box.press("Control+Enter")
+                until(f"document.body.innerText.includes('{token}') && {images_drawn}")
+                ts.append(time.perf_counter() - t0)
+            report("type a transcript -> 8 images drawn", ts)
+
+            def title_has(text: str) -> str:
+                return (f"[...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+                        f".some(t => t.textContent.includes('{text}'))")
+
+            ts = []
+            for i in range(args.repeat):
+                page.get_by_role("link", name="Hyperlinks").click()
+                settle(page)
+                t0 = time.perf_counter()
+                page.get_by_role("link", name="Joint space").click()
+                until(title_has("8,189 points") + " && !!document.querySelector('.js-plotly-plot .gl-container canvas')")
+                ts.append(time.perf_counter() - t0)
+            report("go to Joint space (8,189 points, WebGL)", ts)
+            ts = []
+            for i in range(args.repeat):
+                colour = ["split", "category"][i % 2]
+                t0 = time.perf_counter()
+                page.get_by_text(colour, exact=True).first.click()
+                until(title_has(f"colour: {colour}"))
+                ts.append(time.perf_counter() - t0)
+            report("joint space: colour by split / category", ts)
+
+            page.get_by_role("link", name="Hyperlinks").click()
+            settle(page)
+            ts = []
+            anchor_js = ("[...document.querySelectorAll('strong')].map(e => e.textContent)"
+                         ".filter(t => t.startsWith('Anchor '))[0] || ''")
+            for i in range(args.repeat):
+                before = page.evaluate(f"() => {anchor_js}")
+                t0 = time.perf_counter()
+                page.get_by_role("button", name="Random anchor").click()
+                until(f"({anchor_js}) !== '{before}' && !!document.querySelector('[data-testid=\"stDataFrame\"]')")
+                ts.append(time.perf_counter() - t0)
+            report("hyperlinks: another anchor (random)", ts)
+            browser.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", help="checkpoint file (default: checkpoints/gan_cls-COLLECTION.pt, else the "
+                                         "best GAN-CLS run on the collection)")
+    ap.add_argument("--collection", default="flowers102_reed")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--browser", action="store_true", help="also time the pages in headless Chromium")
+    args = ap.parse_args()
+
+    ckpt = Path(args.checkpoint).resolve() if args.checkpoint else find_checkpoint(args.collection)
+    if ckpt is None or not ckpt.is_file():
+        sys.exit(f"no checkpoint for {args.collection}: give --checkpoint (train one with `explorer train gan_cls "
+                 f"--collection {args.collection}`)")
+    if ckpt.parent != REPO / "checkpoints" and ckpt.parent.parent != REPO / "runs":
+        os.environ["EXPLORER_CHECKPOINTS"] = str(ckpt.parent)
+    from explorer import api
+
+    entry = next((e for e in api.list_checkpoints() if Path(e["path"]).resolve() == ckpt), None)
+    if entry is None:
+        sys.exit(f"{ckpt} is not offered by the app's model picker")
+    print(f"checkpoint {entry['id']} ({entry['kind']}, trained on {entry['collection']}, "
+          f"val P@10 {entry['metrics'].get('val_p@10', float('nan')):.3f}); torch threads: "
+          f"{__import__('torch').get_num_threads()}; load average {os.getloadavg()[0]:.1f}\n")
+    apptest_bench(args, entry["id"])
+    if args.browser:
+        browser_bench(args, entry["id"])
+
+
+if __name__ == "__main__":
+    main()

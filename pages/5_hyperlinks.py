@@ -1,0 +1,143 @@
+"""Hyperlinks: an anchor's ranked targets (cosine of joint embeddings), one or two models side by side."""
+
+import random
+
+import pandas as pd
+import streamlit as st
+
+from explorer import api
+from pages import _shared as ui
+
+ui.frame("hyperlinks")
+
+st.title("Hyperlinks")
+st.caption("Video hyperlinking: an anchor segment ranks every other segment of the split by cosine similarity of "
+           "the joint embeddings; a target is relevant when it has the anchor's category. P@10 and AP are the "
+           "anchor's own. The URL holds the collection, model(s), split and anchor: copy it to share this view.")
+
+coll = ui.require_collection()
+ref = ui.require_model()
+collection = ui.collection(coll)
+splits = api.split_choices(collection)
+table = ui.segments(coll)
+
+# ------------------------------------------------------------------ state (URL values are validated)
+anchor = st.session_state.get("keep_hl_segment")
+if anchor:
+    try:
+        api.segment_index(collection, anchor)
+    except KeyError as e:
+        st.error(f"Anchor from the URL: {ui.message(e)}")
+        st.session_state["keep_hl_segment"] = anchor = None
+split = st.session_state.get("keep_hl_split")
+if split and split not in splits:
+    st.error(f"Unknown split {split!r} (this collection has: {', '.join(splits)}); using "
+             f"{api.default_split(collection)!r}.")
+    split = None
+if not split:
+    split = api.default_split(collection)
+    if anchor:
+        split = table["split"][api.segment_index(collection, anchor)]
+elif anchor and split != "all" and table["split"][api.segment_index(collection, anchor)] != split:
+    anchor_split = table["split"][api.segment_index(collection, anchor)]
+    st.info(f"Anchor {anchor} is in the {anchor_split!r} split: showing that split.")
+    split = anchor_split
+st.session_state["keep_hl_split"] = split
+
+# other usable checkpoints, those trained on this collection first
+others = [e["id"] for e in sorted(ui.ctx()["entries"], key=lambda e: e["collection"] != coll)
+          if e["supported"] and e["id"] != ref]
+model2 = st.session_state.get("keep_hl_model2")
+if model2 and model2 not in others:
+    if model2 != ref:
+        st.error(f"No usable checkpoint {model2!r} to compare with.")
+    st.session_state["keep_hl_model2"] = ""
+ui.default("keep_hl_model2", "")
+ui.default("keep_hl_k", 10)
+
+
+def _random_anchor() -> None:
+    pool = ui.search(coll, "", split=st.session_state["keep_hl_split"], limit=10**9)
+    if pool:
+        st.session_state["keep_hl_segment"] = table["id"][random.choice(pool)]
+        st.session_state["keep_hl_search"] = ""
+
+
+# --------------------------------------------------------------------------------------- controls
+c1, c2, c3 = st.columns([1, 1, 2])
+with c1:
+    split = st.selectbox("Split (anchors and targets)", splits, key="keep_hl_split")
+with c2:
+    k = st.slider("Targets shown", 5, api.HYPERLINK_TOP, key="keep_hl_k")
+with c3:
+    labels = {e["id"]: e["label"] for e in ui.ctx()["entries"]}
+    if others:
+        model2 = st.selectbox("Compare with a second model", [""] + others, key="keep_hl_model2",
+                              format_func=lambda i: "— none —" if not i else labels.get(i, i))
+    else:
+        model2 = None
+        st.caption("Compare with a second model: no other usable checkpoint yet.")
+
+pick_col, anchor_col = st.columns([2, 3], gap="large")
+with pick_col:
+    anchor = ui.segment_picker(coll, "hl", split=split, label="Anchor", allow_none=False)
+    st.button("Random anchor", on_click=_random_anchor)
+
+ui.set_url(anchor=anchor, split=split, model2=model2)
+
+if not anchor:
+    st.info("Choose an anchor: search by id, words or category.")
+    st.stop()
+
+info = api.segment_info(collection, anchor)
+with anchor_col:
+    a1, a2 = st.columns([1, 2])
+    with a1:
+        img = ui.guard(ui.keyframe, coll, anchor, 192, what="Keyframe")
+        if img is not None:
+            st.image(img, width=192)
+    with a2:
+        st.markdown(f"**Anchor {info['id']}** · category **{info['category']}** · {info['split']} split")
+        if info["video"]:
+            st.markdown(f":material/movie: Video **{info['video_id']}**, {api.format_seconds(info['start'])} – "
+                        f"{api.format_seconds(info['end'])}")
+        st.caption(info["text"][:700])
+
+
+def show_model(model_ref: str) -> None:
+    e = ui.entry(model_ref) or {}
+    st.markdown(f"#### {e.get('label', model_ref)}")
+    if e and not e["supported"]:
+        st.error(f"Cannot be used: {e['problem']}")
+        return
+    with st.spinner(f"Ranking the {split!r} split (computed once per model and split, then cached)…"):
+        res = ui.guard(ui.anchor_hyperlinks, model_ref, coll, anchor, split, k, what="Hyperlinks")
+    if res is None:
+        return
+    m = st.columns(3)
+    m[0].metric("P@10", "—" if res["pk"] is None else f"{res['pk']:.2f}")
+    m[1].metric("AP", "—" if res["ap"] is None else f"{res['ap']:.3f}")
+    m[2].metric("Relevant targets", f"{res['n_relevant']:,} / {res['n_gallery']:,}")
+    if res["ap"] is None:
+        st.warning("No other segment of this split has the anchor's category: P@10 and AP are undefined.")
+    rows = [{"rank": t["rank"], "keyframe": ui.thumb(coll, t["id"]), "relevant": "✓ yes" if t["relevant"] else "✗ no",
+             "cosine": t["score"], "id": t["id"], "category": t["category"], "transcript": t["snippet"],
+             **({"video": t["video"] or ""} if collection.has_times else {})} for t in res["targets"]]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", row_height=56,
+                 height=min(56 * len(rows) + 40, 1200),
+                 column_config={"keyframe": st.column_config.ImageColumn("keyframe", width="small"),
+                                "cosine": st.column_config.NumberColumn(format="%.4f"),
+                                "rank": st.column_config.NumberColumn(width="small"),
+                                "relevant": st.column_config.TextColumn("rel.", width="small",
+                                                                        help="same category as the anchor"),
+                                "transcript": st.column_config.TextColumn(width="large")})
+
+
+if model2:
+    left, right = st.columns(2, gap="medium")
+    with left:
+        show_model(ref)
+    with right:
+        show_model(model2)
+else:
+    show_model(ref)

@@ -1,0 +1,123 @@
+"""Failure cases: per-category P@10 / MAP, the worst anchors of a category, and which categories steal
+their top-10 places."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer import api
+from pages import _shared as ui
+
+ui.frame("failures")
+
+st.title("Failure cases")
+st.caption("Hyperlinking quality per category (every anchor of the split against the rest of the split, "
+           "relevance = same category), the anchors a category fails worst on, and the categories that take "
+           "the top-10 places of its anchors.")
+
+coll = ui.require_collection()
+ref = ui.require_model()
+ui.model_note(ref, coll)
+collection = ui.collection(coll)
+splits = api.split_choices(collection)
+ui.default("keep_fc_split", api.default_split(collection))
+if st.session_state["keep_fc_split"] not in splits:
+    st.session_state["keep_fc_split"] = api.default_split(collection)
+
+c1, c2 = st.columns([1, 3])
+with c1:
+    split = st.selectbox("Split", splits, key="keep_fc_split")
+with st.spinner(f"Evaluating every anchor of the {split!r} split (once per model and split, then cached)…"):
+    rows = ui.guard(ui.category_metrics, ref, coll, split, what="Evaluation")
+if not rows:
+    st.stop()
+overall, cats = rows[-1], [r for r in rows[:-1] if r["n"] > 0]
+with c2:
+    m = st.columns(4)
+    m[0].metric("P@10", f"{overall['p@k']:.3f}")
+    m[1].metric("MAP", f"{overall['map']:.3f}")
+    m[2].metric("Anchors", f"{overall['n']:,}")
+    m[3].metric("Categories", len(cats))
+if overall["n_undefined"]:
+    st.caption(f"{overall['n_undefined']} anchors have no other segment of their category in this split; "
+               "they are left out of every mean.")
+if not cats:
+    st.warning("No category has an anchor with a relevant target in this split.")
+    st.stop()
+
+st.subheader("Per category (worst first)")
+names = [r["category"] for r in cats]
+fig = go.Figure()
+fig.add_trace(go.Bar(y=names, x=[r["p@k"] for r in cats], name="P@10", orientation="h", marker_color="#d62728"))
+fig.add_trace(go.Bar(y=names, x=[r["map"] for r in cats], name="MAP", orientation="h", marker_color="#1f77b4"))
+fig.update_layout(barmode="group", height=max(260, 26 * len(cats) + 80), margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                  yaxis={"autorange": "reversed", "type": "category"}, xaxis={"range": [0, 1]},
+                  legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
+with st.container(height=min(520, max(300, 26 * len(cats) + 100))):
+    st.plotly_chart(fig, width="stretch", config={"displaylogo": False})
+
+st.subheader("Inspect a category")
+if st.session_state.get("keep_fc_category") not in names:
+    st.session_state["keep_fc_category"] = names[0]
+ui.default("keep_fc_n", 3)
+d1, d2 = st.columns([3, 1])
+with d1:
+    by_name = {r["category"]: r for r in cats}
+    category = st.selectbox("Category", names, key="keep_fc_category",
+                            format_func=lambda c: f"{c}  (P@10 {by_name[c]['p@k']:.2f}, MAP {by_name[c]['map']:.2f}, "
+                                                  f"{by_name[c]['n']} anchors)")
+with d2:
+    n_worst = st.slider("Worst anchors", 1, 10, key="keep_fc_n")
+
+steal_col, worst_col = st.columns([2, 3], gap="large")
+with steal_col:
+    st.markdown(f"**Who takes the top-10 places of {category}'s anchors**")
+    steal = ui.guard(ui.stealers, ref, coll, split, category, what="Confusion")
+    if steal:
+        labels = [("● " if s["own"] else "") + s["category"] for s in steal]
+        sfig = go.Figure(go.Bar(y=labels, x=[s["share"] for s in steal], orientation="h",
+                                marker_color=["#2ca02c" if s["own"] else "#ff7f0e" for s in steal],
+                                text=[f"{s['places']} places" for s in steal], textposition="auto"))
+        sfig.update_layout(height=max(220, 28 * len(steal) + 60), margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                           yaxis={"autorange": "reversed", "type": "category"}, xaxis={"title": "share of top-10 places"})
+        st.plotly_chart(sfig, width="stretch", config={"displaylogo": False})
+        st.caption("● its own category (correct places); the others steal places.")
+
+with worst_col:
+    st.markdown(f"**The {n_worst} worst anchors of {category}** (lowest AP) and their top 10")
+    worst = ui.guard(ui.worst_anchors, ref, coll, split, category, n_worst, what="Worst anchors") or []
+    for res in worst:
+        a = res["anchor"]
+        with st.container(border=True):
+            h1, h2 = st.columns([1, 5])
+            with h1:
+                img = ui.guard(ui.keyframe, coll, a["id"], 128)
+                if img is not None:
+                    st.image(img, width=96)
+            with h2:
+                st.markdown(f"**{a['id']}** · AP {res['ap']:.3f} · P@10 {res['pk']:.2f}"
+                            + (f" · video {a['video']}" if a["video"] else ""))
+                st.caption(a["snippet"])
+                st.page_link("pages/5_hyperlinks.py", label="Open in Hyperlinks", icon=":material/link:",
+                             query_params={"collection": coll, "model": ref, "anchor": a["id"], "split": split})
+            thumbs = [ui.thumb(coll, t["id"]) for t in res["targets"]]
+            cols = st.columns(10)
+            for j, t in enumerate(res["targets"][:10]):
+                with cols[j]:
+                    if thumbs[j]:
+                        st.image(thumbs[j], width=56)
+                    st.caption(("✓ " if t["relevant"] else "✗ ") + str(t["category"]))
+
+with st.expander("Confusion matrix of all categories (share of top-10 places)"):
+    conf = ui.guard(ui.confusion, ref, coll, split, what="Confusion")
+    if conf:
+        order = [conf["categories"].index(c) for c in names if c in conf["categories"]]
+        share = np.asarray(conf["share"])[np.ix_(order, order)]
+        hm = go.Figure(go.Heatmap(z=share, x=[conf["categories"][i] for i in order],
+                                  y=[conf["categories"][i] for i in order], colorscale="Viridis",
+                                  hovertemplate="anchor %{y}<br>target %{x}<br>share %{z:.2f}<extra></extra>"))
+        side = max(400, 9 * len(order) + 150)
+        hm.update_layout(height=side, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                         yaxis={"autorange": "reversed", "type": "category"}, xaxis={"type": "category"})
+        st.plotly_chart(hm, width="stretch", config={"displaylogo": False})
+        st.caption("Rows: anchor category (worst first); columns: category of the targets in their top 10.")

@@ -1,0 +1,472 @@
+"""What every page shares: the sidebar (collection and model pickers, URL sync), Streamlit caches over
+``explorer.api``, and small display helpers. Pages import this module and ``explorer.api`` only."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import streamlit as st
+
+from explorer import api
+
+# Query parameters the app reads once per session (a shared URL) and keeps up to date.
+URL_KEYS = {"collection": "keep_collection", "model": "keep_model", "anchor": "keep_hl_segment",
+            "model2": "keep_hl_model2", "split": "keep_hl_split"}
+USER_ERRORS = (ValueError, KeyError, OSError, RuntimeError)
+
+
+# --------------------------------------------------------------------------------------- messages
+
+
+def message(e: BaseException) -> str:
+    """A user-facing one-line message for an exception (no traceback, no quoting of KeyError)."""
+    text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+    return str(text) or type(e).__name__
+
+
+def guard(fn: Callable, *args, what: str | None = None, **kwargs) -> Any:
+    """Call ``fn``; on a user-facing error show it with ``st.error`` and return None."""
+    try:
+        return fn(*args, **kwargs)
+    except USER_ERRORS as e:
+        st.error((f"{what}: " if what else "") + message(e))
+        return None
+
+
+def keep_widget_values() -> None:
+    """Widgets whose key starts with ``keep_`` keep their value when the user visits another page."""
+    for k in list(st.session_state.keys()):
+        if isinstance(k, str) and k.startswith("keep_"):
+            st.session_state[k] = st.session_state[k]
+
+
+def default(key: str, value: Any) -> None:
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+# ------------------------------------------------------------------------------------------ caches
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _collection(name: str, stamp: tuple):
+    return api.get_collection(name)
+
+
+def collection(name: str):
+    return _collection(name, api.collection_stamp(name))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _model(path: str, mtime: float, size: int):
+    return api.model(path)
+
+
+def model(ref):
+    """The loaded model (``st.cache_resource``); raises ``CheckpointError``."""
+    return _model(*api.checkpoint_stamp(ref))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _card(path: str, mtime: float, size: int) -> dict:
+    return api.model_card(path)
+
+
+def card(ref) -> dict:
+    return _card(*api.checkpoint_stamp(ref))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _dims(path: str, mtime: float, size: int) -> dict:
+    return api.embedding_dims(path)
+
+
+def dims(ref) -> dict:
+    model(ref)
+    return _dims(*api.checkpoint_stamp(ref))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _generate(path: str, mtime: float, size: int, text: str, n: int, seed: int) -> dict:
+    return api.generate(path, text, n=n, seed=seed)
+
+
+def generate(ref, text: str, n: int, seed: int) -> dict:
+    model(ref)
+    return _generate(*api.checkpoint_stamp(ref), text, n, seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _check_transcript(path: str, mtime: float, size: int, text: str) -> dict:
+    return api.check_transcript(path, text)
+
+
+def check_transcript(ref, text: str) -> dict:
+    model(ref)
+    return _check_transcript(*api.checkpoint_stamp(ref), text)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _segment_top_words(path, mtime, size, coll: str, cstamp: tuple, segment: str, k: int, method: str):
+    return api.segment_top_words(path, collection(coll), segment, k=k, method=method)
+
+
+def segment_top_words(ref, coll: str, segment: str, k: int, method: str) -> list[dict]:
+    model(ref)
+    return _segment_top_words(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), segment, k, method)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _upload_top_words(path, mtime, size, data: bytes, k: int, method: str):
+    return api.image_top_words(path, data, k=k, method=method)
+
+
+def upload_top_words(ref, data: bytes, k: int, method: str) -> list[dict]:
+    model(ref)
+    return _upload_top_words(*api.checkpoint_stamp(ref), data, k, method)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _anchor(path, mtime, size, coll: str, cstamp: tuple, anchor: str, split: str, n: int) -> dict:
+    return api.anchor_hyperlinks(path, collection(coll), anchor, split, n=n)
+
+
+def anchor_hyperlinks(ref, coll: str, anchor: str, split: str, n: int) -> dict:
+    model(ref)
+    return _anchor(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), anchor, split, n)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _category_metrics(path, mtime, size, coll: str, cstamp: tuple, split: str) -> list[dict]:
+    return api.category_metrics(path, collection(coll), split)
+
+
+def category_metrics(ref, coll: str, split: str) -> list[dict]:
+    model(ref)
+    return _category_metrics(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), split)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _confusion(path, mtime, size, coll: str, cstamp: tuple, split: str) -> dict:
+    return api.category_confusion(path, collection(coll), split)
+
+
+def confusion(ref, coll: str, split: str) -> dict:
+    model(ref)
+    return _confusion(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), split)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _stealers(path, mtime, size, coll: str, cstamp: tuple, split: str, category: str, n: int) -> list[dict]:
+    return api.stealers(path, collection(coll), split, category, n=n)
+
+
+def stealers(ref, coll: str, split: str, category: str, n: int = 12) -> list[dict]:
+    model(ref)
+    return _stealers(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), split, category, n)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _worst(path, mtime, size, coll: str, cstamp: tuple, split: str, category: str, n: int) -> list[dict]:
+    return api.worst_anchors(path, collection(coll), split, category, n=n)
+
+
+def worst_anchors(ref, coll: str, split: str, category: str, n: int) -> list[dict]:
+    model(ref)
+    return _worst(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), split, category, n)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _projection(path, mtime, size, coll: str, cstamp: tuple):
+    import pandas as pd
+
+    return pd.DataFrame(api.joint_projection(path, collection(coll)))
+
+
+def projection(ref, coll: str):
+    """The joint-space projection as a DataFrame (disk cache + ``st.cache_resource``: shared, do not modify)."""
+    model(ref)
+    return _projection(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _segments(coll: str, cstamp: tuple) -> dict:
+    return api.segments_table(collection(coll))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _id_index(coll: str, cstamp: tuple) -> dict:
+    return {sid: i for i, sid in enumerate(segments(coll)["id"])}
+
+
+def segments(coll: str) -> dict:
+    """Column lists of every segment (``st.cache_resource``: shared, never copied; do not modify)."""
+    return _segments(coll, api.collection_stamp(coll))
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def _thumb(coll: str, cstamp: tuple, segment: str) -> str | None:
+    return api.thumbnail_uri(collection(coll), segment)
+
+
+def thumb(coll: str, segment: str) -> str | None:
+    return _thumb(coll, api.collection_stamp(coll), segment)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _keyframe(coll: str, cstamp: tuple, segment: str, max_side: int):
+    return api.keyframe(collection(coll), segment, max_side=max_side)
+
+
+def keyframe(coll: str, segment: str, max_side: int = 256):
+    return _keyframe(coll, api.collection_stamp(coll), segment, max_side)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _search(coll: str, cstamp: tuple, query: str, split: str | None, limit: int) -> list[int]:
+    return api.search_segments(collection(coll), query, split=split, limit=limit)
+
+
+def search(coll: str, query: str, split: str | None = None, limit: int = 200) -> list[int]:
+    return _search(coll, api.collection_stamp(coll), query, split, limit)
+
+
+@st.cache_data(show_spinner=False, ttl=5)
+def _checkpoints(folders: tuple) -> list[dict]:
+    return api.list_checkpoints()
+
+
+def checkpoints() -> list[dict]:
+    """``api.list_checkpoints`` (re-listed at most every 5 s: new run checkpoints appear quickly)."""
+    return _checkpoints(tuple(api.checkpoint_folders()))
+
+
+@st.cache_resource(show_spinner=False)
+def _jobs(db_path: str):
+    return api.job_store()
+
+
+def jobs():
+    """The training jobs store (``explorer.jobs.JobStore``)."""
+    return _jobs(str(api.jobs_db_path()))
+
+
+def poll_jobs() -> list:
+    """Bring the jobs table up to date (finished / crashed processes, queued jobs to start)."""
+    try:
+        all_jobs = jobs().reconcile()
+    except Exception as e:  # noqa: BLE001 - the app stays usable without the jobs database
+        st.sidebar.warning(f"Training jobs are unavailable: {message(e)}")
+        return []
+    running = sum(j.status == "running" for j in all_jobs)
+    queued = sum(j.status == "queued" for j in all_jobs)
+    if running or queued:
+        st.sidebar.caption(f"Training: {running} running, {queued} queued")
+    return all_jobs
+
+
+# ------------------------------------------------------------------------------------------ sidebar
+
+
+def _sync_from_url() -> None:
+    """Query parameters the app did not write itself (a shared URL, a link with parameters) become the
+    widget values; the ones it wrote are left alone."""
+    written = st.session_state.setdefault("_url_written", {})
+    for param, key in URL_KEYS.items():
+        value = st.query_params.get(param)
+        if value and value != written.get(param):
+            st.session_state[key] = value
+            written[param] = value
+
+
+def set_url(**params) -> None:
+    """Write query parameters (None removes one), remembering them as the app's own."""
+    written = st.session_state.setdefault("_url_written", {})
+    for k, v in params.items():
+        if v:
+            if st.query_params.get(k) != v:
+                st.query_params[k] = v
+            written[k] = v
+        else:
+            if k in st.query_params:
+                del st.query_params[k]
+            written.pop(k, None)
+
+
+def _on_collection_change() -> None:
+    st.session_state["keep_model"] = api.default_checkpoint(st.session_state.get("keep_collection"), checkpoints())
+
+
+PAGE_PARAMS = {"hyperlinks": ("anchor", "split", "model2")}
+
+
+def sidebar(page: str = "") -> dict:
+    """The collection and model pickers; returns (and stores as ``ctx``) the current choice.
+    ``page``: the current page's url path (other pages' query parameters are dropped from the URL)."""
+    _sync_from_url()
+    notices = st.session_state.setdefault("_notices", [])
+    names = api.list_collections()
+    coll = st.session_state.get("keep_collection")
+    if names and coll not in names:
+        if coll:
+            notices.append(f"No collection {coll!r} under the data root (known: {', '.join(names)}); "
+                           f"showing {api.default_collection(names)!r} instead.")
+        st.session_state["keep_collection"] = api.default_collection(names)
+    with st.sidebar:
+        st.markdown("### explorer")
+        if names:
+            st.selectbox("Collection", names, key="keep_collection", on_change=_on_collection_change,
+                         help="Collections are the folders under the data root (EXPLORER_DATA).")
+            coll = st.session_state["keep_collection"]
+        else:
+            coll = None
+            st.error(f"No collection: {api.data_problem() or 'none found'}")
+        entries = checkpoints()
+        ids = [e["id"] for e in entries]
+        chosen = st.session_state.get("keep_model")
+        if chosen and chosen not in ids:
+            notices.append(f"No checkpoint {chosen!r}; showing the default one instead.")
+            chosen = None
+        if not chosen:
+            chosen = api.default_checkpoint(coll, entries)
+            if chosen:
+                st.session_state["keep_model"] = chosen
+        if ids:
+            labels = {e["id"]: e["label"] + ("" if e["supported"] else "  (unusable)") for e in entries}
+            st.selectbox("Model checkpoint", ids, key="keep_model", format_func=lambda i: labels.get(i, i),
+                         help="Shipped checkpoints (checkpoints/), extra folders (EXPLORER_CHECKPOINTS) "
+                              "and training runs (runs/*/best.pt).")
+            chosen = st.session_state["keep_model"]
+        else:
+            chosen = None
+            st.info("No checkpoint yet: train one on the Training page.")
+        st.caption("Bound to localhost. Share a view by copying the URL.")
+    ctx = {"collection": coll, "model": chosen, "entries": entries}
+    st.session_state["ctx"] = ctx
+    set_url(collection=coll, model=chosen)
+    keep = PAGE_PARAMS.get(page, ())
+    set_url(**{p: None for params in PAGE_PARAMS.values() for p in params if p not in keep})
+    return ctx
+
+
+def frame(page: str = "") -> None:
+    """The common frame of every page: keep widget values, sidebar, job polling, notices.
+
+    ``app.py`` draws it before running the page, and flags that it did. A page calls it too, so that it
+    is also drawn when Streamlit runs a file of ``pages/`` directly (its legacy multipage mode does that
+    for a server's very first run, and ``AppTest`` for every rerun); the flag makes the second call a no-op.
+    """
+    if st.session_state.get("_frame_drawn"):
+        return
+    st.set_page_config(page_title="explorer", page_icon=":material/movie:", layout="wide")
+    keep_widget_values()
+    sidebar(page)
+    poll_jobs()
+    show_notices()
+
+
+def ctx() -> dict:
+    return st.session_state.get("ctx") or {"collection": None, "model": None, "entries": []}
+
+
+def show_notices() -> None:
+    for text in st.session_state.pop("_notices", []):
+        st.error(text)
+
+
+def entry(ref) -> dict | None:
+    for e in ctx()["entries"]:
+        if e["id"] == ref:
+            return e
+    return None
+
+
+def require_collection() -> str:
+    coll = ctx()["collection"]
+    if not coll:
+        st.error(f"No collection to show: {api.data_problem() or 'none found'}. Set EXPLORER_DATA to the folder "
+                 "holding your collections and restart the app.")
+        st.stop()
+    try:
+        collection(coll)
+    except USER_ERRORS as e:
+        st.error(f"Collection {coll!r} cannot be loaded: {message(e)}")
+        st.stop()
+    return coll
+
+
+def require_model(generative: bool = False) -> str:
+    """The chosen checkpoint, loaded; otherwise a clear message (and a pointer to Training) and stop."""
+    ref = ctx()["model"]
+    if not ref:
+        st.warning("No model checkpoint yet. The shipped GAN-CLS checkpoint "
+                   "(checkpoints/gan_cls-flowers102_reed.pt) is not there, and no training run has one.")
+        st.page_link("pages/7_training.py", label="Train a model on the Training page", icon=":material/model_training:")
+        st.stop()
+    e = entry(ref)
+    if e is not None and not e["supported"]:
+        st.error(f"Checkpoint {e['label']} cannot be used: {e['problem']}. Pick another one in the sidebar.")
+        st.stop()
+    try:
+        lm = model(ref)
+    except USER_ERRORS as err:
+        st.error(f"Checkpoint {ref} cannot be loaded: {message(err)}")
+        st.stop()
+    if generative and not hasattr(lm.model, "generate"):
+        st.info(f"{ref} is a {lm.kind!r} model, which has no generator. This page needs a GAN-CLS checkpoint: "
+                "pick one in the sidebar.")
+        st.stop()
+    return ref
+
+
+def model_note(ref, coll: str) -> None:
+    """A caption naming the model, and a warning when it was trained on another collection."""
+    e = entry(ref) or {}
+    trained = e.get("collection")
+    text = f"Model: **{e.get('label', ref)}**"
+    if trained and trained != coll:
+        text += f" — trained on *{trained}*, shown on *{coll}*"
+    st.caption(text)
+
+
+def segment_label(coll: str, i: int, table: dict | None = None) -> str:
+    seg = table or segments(coll)
+    return f"{seg['id'][i]} · {seg['category'][i]} · {seg['snippet'][i][:70]}"
+
+
+def segment_picker(coll: str, prefix: str, split: str | None = None, label: str = "Segment",
+                   allow_none: bool = True, on_change: Callable | None = None) -> str | None:
+    """Search box (id, words or category) + selectbox of matches; returns the picked segment id."""
+    qkey, skey = f"keep_{prefix}_search", f"keep_{prefix}_segment"
+    default(qkey, "")
+    st.text_input(f"Search {label.lower()}s (id, words or category)", key=qkey,
+                  placeholder="e.g. image_00042, 'purple petals' or sunflower")
+    table = segments(coll)
+    matches = [table["id"][i] for i in search(coll, st.session_state[qkey], split=split, limit=300)]
+    current = st.session_state.get(skey)
+    if current and current not in matches:
+        try:
+            i = api.segment_index(collection(coll), current)
+            if split in (None, "all") or table["split"][i] == split:
+                matches = [current] + matches
+        except KeyError:
+            st.session_state[skey] = None
+    options = ([""] if allow_none else []) + matches  # "" = none (a None value would show a placeholder)
+    if st.session_state.get(skey) not in options:
+        st.session_state[skey] = options[0] if options else None
+    if not matches:
+        st.caption("No segment matches this search.")
+    index_of = _id_index(coll, api.collection_stamp(coll))
+    st.selectbox(f"{label} ({len(matches)} match{'es' if len(matches) != 1 else ''}"
+                 f"{', first 300' if len(matches) >= 300 else ''})", options, key=skey, on_change=on_change,
+                 format_func=lambda s: "— none —" if not s else segment_label(coll, index_of[s], table))
+    return st.session_state.get(skey) or None
+
+
+def image_grid(images, captions=None, per_row: int = 8, width: int = 112) -> None:
+    """uint8 images in rows of ``per_row``."""
+    for start in range(0, len(images), per_row):
+        cols = st.columns(per_row)
+        for j, img in enumerate(images[start:start + per_row]):
+            with cols[j]:
+                st.image(img, width=width, caption=None if captions is None else captions[start + j])

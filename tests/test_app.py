@@ -1,0 +1,277 @@
+"""AppTest: every page of the Streamlit app opens on a small collection and checkpoint made by the tests,
+and its main interaction works (typing a transcript, picking an anchor, starting and cancelling a job...).
+Bad inputs are answered with ``st.error`` messages, never tracebacks, and what the user typed is kept."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from .app_fixtures import app_data, app_env  # noqa: F401  (fixtures)
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = {
+    "pages/1_overview.py": "Multimodal video hyperlinking explorer",
+    "pages/2_transcript_to_images.py": "Transcript → imagery",
+    "pages/3_image_to_words.py": "Image → top words",
+    "pages/4_joint_space.py": "Joint space",
+    "pages/5_hyperlinks.py": "Hyperlinks",
+    "pages/6_failure_cases.py": "Failure cases",
+    "pages/7_training.py": "Training",
+}
+
+
+def open_app(page: str | None = None, params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=float(os.environ.get("EXPLORER_APPTEST_TIMEOUT", "300")))
+    if params:
+        at.query_params.update(params)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def texts(at: AppTest) -> str:
+    """All markdown, captions, alerts and metric labels of the page, joined."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [x.value for x in at.error] + [x.value for x in at.warning] + [x.value for x in at.info]
+    parts += [x.value for x in at.success] + [f"{m.label} {m.value}" for m in at.metric]
+    return "\n".join(parts)
+
+
+def test_every_page_opens(app_env):
+    at = open_app()
+    for page, title in PAGES.items():
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert at.title[0].value == title
+        # the only error allowed anywhere: the unusable checkpoint listed on the Overview page
+        assert all("bogus" in e for e in errors(at)), (page, errors(at))
+    at.switch_page("pages/1_overview.py").run()
+    assert "unknown model kind 'bogus'" in "\n".join(errors(at))
+    # (AppTest drops the sidebar from its element tree after the first run; the script still runs it)
+    assert at.session_state["keep_collection"] in ("clips", "tiny")
+    assert at.session_state["keep_model"] == app_env["ckpt_id"]
+
+
+def test_sidebar_pickers(app_env):
+    at = open_app(None, {"collection": "clips"})
+    assert at.sidebar.selectbox(key="keep_collection").value == "clips"
+    assert at.sidebar.selectbox(key="keep_collection").options == ["clips", "tiny"]
+    models = at.sidebar.selectbox(key="keep_model")
+    assert models.value == app_env["ckpt_id"]
+    assert any("unusable" in o for o in models.options)  # the unknown-kind checkpoint is listed, marked
+
+
+def test_transcript_to_imagery(app_env):
+    at = open_app("pages/2_transcript_to_images.py", {"collection": "tiny"})
+    at.text_area(key="keep_t2i_text").input("large white petals and zzzq").run()
+    assert not errors(at)
+    assert len(at.image) == 8  # one batch of 8 generated images
+    assert "zzzq" in "\n".join(w.value for w in at.warning)  # unknown words are shown, not dropped
+    assert "large" in texts(at) and "petals" in texts(at)
+    at.button[0].click().run()  # "More images"
+    assert len(at.image) == 16
+    assert "Seed 1" in texts(at)
+
+    # a segment: its transcript replaces the text and its real keyframe is shown beside the images
+    at.text_input(key="keep_t2i_search").input("rose_003").run()
+    at.selectbox(key="keep_t2i_segment").select("rose_003").run()
+    from explorer import api
+
+    assert at.text_area(key="keep_t2i_text").value == api.segment_info("tiny", "rose_003")["text"]
+    assert any("Real keyframe of rose_003" in (c or "") for img in at.image for c in img.captions)
+
+    # bad inputs: clear messages, and what was typed stays in the box
+    at.text_area(key="keep_t2i_text").input("   ").run()
+    assert any("transcript is empty" in e for e in errors(at)) and at.text_area(key="keep_t2i_text").value == "   "
+    at.text_area(key="keep_t2i_text").input("zzzq qqqz").run()
+    assert any("none of the words" in e and "zzzq, qqqz" in e for e in errors(at))
+    assert at.text_area(key="keep_t2i_text").value == "zzzq qqqz"
+    assert not at.exception
+
+    # typed text survives a visit to another page
+    at.switch_page("pages/1_overview.py").run()
+    at.switch_page("pages/2_transcript_to_images.py").run()
+    assert at.text_area(key="keep_t2i_text").value == "zzzq qqqz"
+
+
+def _png(size=(96, 80), mode="RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, (250, 220, 30) if mode == "RGB" else 0).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_image_to_top_words(app_env):
+    at = open_app("pages/3_image_to_words.py", {"collection": "tiny"})
+    assert not errors(at)
+    words = at.dataframe[0].value
+    assert len(words) == 15 and list(words["rank"]) == list(range(1, 16)) and "in transcript" in words.columns
+    assert "Real transcript" in texts(at)
+    at.slider(key="keep_i2w_k").set_value(5).run()
+    assert len(at.dataframe[0].value) == 5
+
+    at.radio(key="keep_i2w_source").set_value("Upload an image").run()
+    at.file_uploader[0].set_value(("notes.pdf", b"%PDF-1.4 not an image at all", "application/pdf")).run()
+    assert any("not an image" in e for e in errors(at)) and not at.exception
+    at.file_uploader[0].set_value(("huge.png", _png((10_000, 5_000), "L"), "image/png")).run()
+    assert any("50 megapixels" in e and "40 MP" in e for e in errors(at)) and not at.exception
+    at.file_uploader[0].set_value(("flower.png", _png(), "image/png")).run()
+    assert not errors(at)
+    assert len(at.dataframe[0].value) == 5 and "PNG, 96x80, mode RGB" in texts(at)
+
+
+def _chart_spec(at: AppTest) -> dict:
+    charts = at.get("plotly_chart")
+    assert charts, "no plotly chart"
+    return json.loads(charts[0].proto.spec)
+
+
+def test_joint_space(app_env):
+    at = open_app("pages/4_joint_space.py", {"collection": "tiny"})
+    assert not errors(at)
+    spec = _chart_spec(at)
+    traces = spec["data"]
+    assert all(t["type"] == "scattergl" for t in traces)
+    ids = [cd[0] for t in traces for cd in t["customdata"]]
+    assert len(ids) == 48 and len(set(ids)) == 48  # every segment, stable ids in customdata
+    assert {t["name"] for t in traces} == {"lily", "rose", "sunflower", "violet"}
+    at.radio(key="keep_js_color").set_value("split").run()
+    assert {t["name"] for t in _chart_spec(at)["data"]} == {"train", "val", "test"}
+    assert "Click a point" in texts(at)
+
+
+def test_hyperlinks_shared_url_and_side_by_side(app_env):
+    at = open_app(None, {"collection": "tiny", "model": app_env["ckpt_id"], "anchor": "rose_009", "split": "test"})
+    at.switch_page("pages/5_hyperlinks.py").run()
+    assert not at.exception and not errors(at)
+    assert at.selectbox(key="keep_hl_segment").value == "rose_009"
+    labels = {m.label: m.value for m in at.metric}
+    assert "P@10" in labels and "AP" in labels
+    table = at.dataframe[0].value
+    assert len(table) == 7 and list(table["rank"]) == list(range(1, 8))  # 8 test segments, the anchor excluded
+    assert set(table["relevant"]) <= {"✓ yes", "✗ no"} and "rose_009" not in set(table["id"])
+    assert at.query_params["anchor"] == ["rose_009"] or at.query_params["anchor"] == "rose_009"
+
+    # pick another anchor: the URL follows
+    at.text_input(key="keep_hl_search").input("violet").run()
+    at.selectbox(key="keep_hl_segment").select("violet_011").run()
+    assert "violet_011" in str(at.query_params["anchor"])
+    assert at.dataframe[0].value["id"].tolist()[0] != "violet_011"
+
+    # two models side by side
+    at.selectbox(key="keep_hl_model2").select("extra/gan_cls-tiny2.pt").run()
+    assert len(at.dataframe) == 2 and sum(m.label == "AP" for m in at.metric) == 2
+    assert "gan_cls-tiny2.pt" in str(at.query_params["model2"])
+
+
+def test_hyperlinks_show_video_times(app_env):
+    at = open_app(None, {"collection": "clips", "anchor": "lily_004", "split": "all"})
+    at.switch_page("pages/5_hyperlinks.py").run()
+    assert not errors(at)
+    assert "Video **video" in texts(at)
+    table = at.dataframe[0].value
+    assert "video" in table.columns and table["video"].str.startswith("video").all()
+
+
+def test_failure_cases(app_env):
+    at = open_app("pages/6_failure_cases.py", {"collection": "tiny"})
+    assert not errors(at)
+    assert {"P@10", "MAP", "Anchors", "Categories"} <= {m.label for m in at.metric}
+    at.selectbox(key="keep_fc_split").select("all").run()
+    at.selectbox(key="keep_fc_category").select("violet").run()
+    assert not errors(at)
+    assert "worst anchors of violet" in texts(at)
+    assert len(at.get("plotly_chart")) >= 2  # per-category bars + who steals the places
+
+
+def _job_rows(db: str) -> list[dict]:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute("SELECT * FROM jobs ORDER BY id")]
+    finally:
+        con.close()
+
+
+def test_training_start_and_cancel_a_tiny_job(app_env):
+    import os
+
+    from explorer.jobs import process_status
+
+    at = open_app("pages/7_training.py", {"collection": "tiny"})
+    assert "No training job yet" in texts(at)
+    at.selectbox(key="keep_tr_collection").select("tiny").run()
+    at.number_input(key="keep_tr_epochs").set_value(1)
+    at.radio(key="keep_tr_device").set_value("cpu")
+    at.text_input(key="keep_tr_overrides").input("batch_size=8")
+    at.button(key="FormSubmitter:new_job-Start training").click().run()
+    assert not errors(at), errors(at)
+    assert "Job 1 started" in texts(at)
+    rows = _job_rows(os.environ["EXPLORER_JOBS_DB"])
+    assert len(rows) == 1 and rows[0]["status"] == "running" and rows[0]["overrides"] == '{"batch_size": 8}'
+    pid = rows[0]["pid"]
+    assert process_status(pid)[0]
+
+    at.button(key="cancel_1").click().run()
+    assert not at.exception
+    row = _job_rows(os.environ["EXPLORER_JOBS_DB"])[0]
+    assert row["status"] == "cancelled" and not process_status(pid)[0]
+    assert "Cancelled" in texts(at)
+    assert at.number_input(key="keep_tr_epochs").value == 1  # the form keeps what was typed
+
+    # bad requests: clear messages, no job recorded
+    at.text_input(key="keep_tr_overrides").input("no_such_option=3")
+    at.button(key="FormSubmitter:new_job-Start training").click().run()
+    assert any("no_such_option" in e for e in errors(at))
+    from explorer.jobs import gpu_available
+
+    if not gpu_available():
+        at.text_input(key="keep_tr_overrides").input("")
+        at.radio(key="keep_tr_device").set_value("cuda")
+        at.button(key="FormSubmitter:new_job-Start training").click().run()
+        assert any("no CUDA GPU" in e for e in errors(at))
+    assert len(_job_rows(os.environ["EXPLORER_JOBS_DB"])) == 1
+
+
+def test_missing_collection_in_url(app_env):
+    at = open_app(None, {"collection": "nope"})
+    assert any("No collection 'nope'" in e for e in errors(at))
+    assert at.sidebar.selectbox(key="keep_collection").value in ("clips", "tiny")
+    assert at.query_params["collection"] != "nope"
+
+
+def test_checkpoint_of_unknown_kind(app_env):
+    at = open_app("pages/2_transcript_to_images.py", {"collection": "tiny", "model": "extra/bogus-tiny.pt"})
+    assert any("unknown model kind 'bogus'" in e for e in errors(at))
+    assert not at.exception and not at.image
+
+
+def test_no_checkpoint_yet_points_to_training(app_env, tmp_path, monkeypatch):
+    empty = tmp_path / "no-ckpts"
+    empty.mkdir()
+    monkeypatch.setenv("EXPLORER_CHECKPOINTS", str(empty))
+    for page in ("pages/2_transcript_to_images.py", "pages/5_hyperlinks.py"):
+        at = open_app(page, {"collection": "tiny"})
+        assert "No model checkpoint yet" in texts(at)
+        assert any("Training" in link.label for link in at.page_link)
+
+
+def test_no_data_root(app_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA", str(tmp_path / "absent"))
+    at = open_app()
+    assert any("EXPLORER_DATA" in e for e in errors(at))
+    at.switch_page("pages/2_transcript_to_images.py").run()
+    assert not at.exception and any("No collection" in e for e in errors(at))

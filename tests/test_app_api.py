@@ -1,0 +1,192 @@
+"""The facade behind the app (``explorer.api``): listings, search, retrieval views, projection cache, and
+every bad input the app must answer with a clear message."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer import api
+from explorer.checkpoint import CheckpointError
+from explorer.data.collection import CollectionError
+from explorer.data.images import ImageInputError
+from explorer.data.text import OutOfVocabularyError
+
+from .app_fixtures import app_data, app_env  # noqa: F401  (fixtures)
+
+
+def _png(size=(64, 64), color=(200, 30, 30), mode="RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, color if mode == "RGB" else 0).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_explorer_package_never_imports_streamlit():
+    import subprocess
+
+    code = ("import sys, explorer.api, explorer.jobs, explorer.projection; "
+            "sys.exit(1 if 'streamlit' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_listings_and_defaults(app_env):
+    assert api.list_collections() == ["clips", "tiny"]
+    assert api.default_collection() in ("clips", "tiny")
+    entries = {e["id"]: e for e in api.list_checkpoints()}
+    assert entries["extra/gan_cls-tiny.pt"]["supported"] and entries["extra/gan_cls-tiny.pt"]["collection"] == "tiny"
+    bogus = entries["extra/bogus-tiny.pt"]
+    assert not bogus["supported"] and "unknown model kind 'bogus'" in bogus["problem"]
+    assert api.default_checkpoint("tiny") == "extra/gan_cls-tiny.pt"  # never the unusable one
+    assert api.resolve_checkpoint("extra/gan_cls-tiny.pt") == app_env["ckpt"]
+    card = api.model_card("extra/gan_cls-tiny.pt")
+    assert card["kind"] == "gan_cls" and card["generative"] and card["progress"]["epoch"] == 1
+    assert api.embedding_dims("extra/gan_cls-tiny.pt") == {"joint": 4096}
+    summary = api.collection_summary("clips")
+    assert summary["has_times"] and summary["n_videos"] == 2 and summary["n_segments"] == 24
+
+
+def test_finished_run_checkpoints_are_listed(app_env, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    (runs / "gan_cls-tiny-x").mkdir(parents=True)
+    import shutil
+
+    shutil.copy2(app_env["ckpt"], runs / "gan_cls-tiny-x" / "best.pt")
+    (runs / "gan_cls-tiny-x" / "log.jsonl").write_text('{"type": "status", "status": "finished"}\n')
+    monkeypatch.setenv("EXPLORER_RUNS", str(runs))
+    ids = [e["id"] for e in api.list_checkpoints()]
+    assert "runs/gan_cls-tiny-x/best.pt" in ids
+    assert api.resolve_checkpoint("runs/gan_cls-tiny-x/best.pt") == runs / "gan_cls-tiny-x" / "best.pt"
+
+
+def test_search_segments(app_env):
+    coll = api.get_collection("tiny")
+    assert api.search_segments(coll, "rose_003")[0] == api.segment_index(coll, "rose_003")
+    purple = api.search_segments(coll, "deep purple")
+    assert purple and all(coll.segments[i].category == "violet" for i in purple)
+    assert all(coll.segments[i].split == "test" for i in api.search_segments(coll, "lily", split="test"))
+    assert api.search_segments(coll, "no-such-thing-anywhere") == []
+
+
+def test_transcript_checks_and_generation(app_env):
+    ref = "extra/gan_cls-tiny.pt"
+    vocab = api.check_transcript(ref, "Yellow petals and zzzq")
+    assert vocab["known"] == ["yellow", "petals", "and"] and vocab["unknown"] == ["zzzq"]
+    for empty in ("", "   ", "!!! ..."):
+        with pytest.raises(api.EmptyTranscriptError, match="empty"):
+            api.check_transcript(ref, empty)
+    with pytest.raises(OutOfVocabularyError, match="zzzq, qqqz"):
+        api.check_transcript(ref, "zzzq qqqz zzzq")
+    a = api.generate(ref, "yellow petals", n=3, seed=5)
+    b = api.generate(ref, "yellow petals", n=3, seed=5)
+    assert a["images"].shape == (3, 64, 64, 3) and a["images"].dtype == np.uint8
+    assert np.array_equal(a["images"], b["images"])  # seeded
+
+
+def test_upload_validation(app_env):
+    assert api.inspect_upload(_png(), "ok.png")["format"] == "PNG"
+    with pytest.raises(ImageInputError, match="not an image"):
+        api.inspect_upload(b"%PDF-1.4 definitely not an image", "notes.pdf")
+    with pytest.raises(ImageInputError, match="empty"):
+        api.inspect_upload(b"", "empty.png")
+    big = _png(size=(10_000, 5_000), mode="L")  # 50 megapixels, a few kB of PNG
+    with pytest.raises(ImageInputError, match="50 megapixels; the limit is 40 MP"):
+        api.inspect_upload(big, "huge.png")
+    with pytest.raises(ImageInputError, match="8x8"):
+        api.inspect_upload(_png(size=(4, 4)), "tiny.png")
+    # odd modes are converted, not rejected
+    buf = io.BytesIO()
+    Image.new("RGBA", (80, 60), (0, 0, 255, 128)).save(buf, format="PNG")
+    assert api.inspect_upload(buf.getvalue(), "alpha.png")["mode"] == "RGBA"
+    words = api.image_top_words("extra/gan_cls-tiny.pt", buf.getvalue(), k=5)
+    assert [w["rank"] for w in words] == [1, 2, 3, 4, 5] and all(isinstance(w["word"], str) for w in words)
+
+
+def test_missing_collection_and_bad_checkpoints(app_env, tmp_path):
+    with pytest.raises(CollectionError, match="no collection 'nope'.*known: clips, tiny"):
+        api.get_collection("nope")
+    with pytest.raises(CheckpointError, match="unknown model kind 'bogus'"):
+        api.model_card("extra/bogus-tiny.pt")
+    with pytest.raises(CheckpointError, match="unknown model kind"):
+        api.model("extra/bogus-tiny.pt")
+    with pytest.raises(CheckpointError, match="no checkpoint 'extra/missing.pt'"):
+        api.resolve_checkpoint("extra/missing.pt")
+    with pytest.raises(CheckpointError, match="no checkpoint chosen"):
+        api.resolve_checkpoint(None)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="not a readable explorer checkpoint"):
+        api.model(str(junk))
+
+
+def test_data_problem_without_data_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("EXPLORER_DATA", str(tmp_path / "absent"))
+    assert api.list_collections() == []
+    assert "EXPLORER_DATA" in api.data_problem()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("EXPLORER_DATA", str(empty))
+    assert "holds no collection" in api.data_problem()
+
+
+def test_hyperlinks_match_the_evaluation_protocol(app_env):
+    from explorer.evaluate import evaluate
+
+    ref = "extra/gan_cls-tiny.pt"
+    coll = api.get_collection("tiny")
+    rows = api.category_metrics(ref, coll, "all")
+    overall = rows[-1]
+    expected = evaluate(str(app_env["ckpt"]), coll, split="all", progress=False)["hyperlinking"]
+    assert overall["category"] == "(all)"
+    assert overall["p@k"] == pytest.approx(expected["p@10"]) and overall["map"] == pytest.approx(expected["map"])
+    res = api.anchor_hyperlinks(ref, coll, "rose_003", "all", n=10)
+    assert res["anchor"]["id"] == "rose_003" and len(res["targets"]) == 10
+    assert [t["rank"] for t in res["targets"]] == list(range(1, 11))
+    assert all(t["id"] != "rose_003" for t in res["targets"])  # the anchor is never its own target
+    scores = [t["score"] for t in res["targets"]]
+    assert scores == sorted(scores, reverse=True)
+    assert all(t["relevant"] == (t["category"] == "rose") for t in res["targets"])
+    assert res["pk"] == pytest.approx(sum(t["relevant"] for t in res["targets"]) / 10)
+    with pytest.raises(KeyError, match="in the 'train' split, not in 'test'"):
+        api.anchor_hyperlinks(ref, coll, "rose_000", "test")
+    conf = api.category_confusion(ref, coll, "all")
+    assert conf["counts"].sum() == 48 * 10 and np.allclose(conf["share"].sum(axis=1), 1)
+    worst = api.worst_anchors(ref, coll, "all", "rose", n=2)
+    assert len(worst) == 2 and worst[0]["ap"] <= worst[1]["ap"]
+    steal = api.stealers(ref, coll, "all", "rose")
+    assert sum(s["places"] for s in steal) == 12 * 10
+
+
+def test_projection_is_cached_on_disk(app_env, monkeypatch):
+    ref = "extra/gan_cls-tiny.pt"
+    assert api.projection_ready(ref, "tiny")  # computed by the fixture
+    import explorer.projection as projection
+
+    def boom(*a, **k):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(projection, "project", boom)
+    proj = api.joint_projection(ref, "tiny")
+    assert len(proj["x"]) == 48 and set(proj["modality"]) == {"joint"}
+    assert sorted(proj["id"]) == sorted(api.get_collection("tiny").ids)
+    assert np.isfinite(proj["x"]).all() and np.isfinite(proj["y"]).all()
+
+
+def test_projection_groups_modalities():
+    from explorer.projection import project
+
+    rng = np.random.default_rng(0)
+    emb = {"joint": rng.normal(size=(10, 32)), "image": rng.normal(size=(10, 8)), "text": rng.normal(size=(10, 8))}
+    out = project(emb, {"method": "pca"})
+    assert len(out["x"]) == 30 and list(dict.fromkeys(out["modality"])) == ["joint", "image", "text"]
+    assert set(out["group"][out["modality"] == "image"]) == set(out["group"][out["modality"] == "text"]) != {0}
+
+
+def test_selection_csv(app_env):
+    csv = api.selection_csv("clips", ["rose_001", "nope", "rose_001", "lily_002"])
+    lines = csv.strip().splitlines()
+    assert lines[0] == "id,category,split,transcript,video_id,start,end"
+    assert len(lines) == 3 and lines[1].startswith("rose_001,rose,") and "video" in lines[1]

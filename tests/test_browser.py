@@ -1,0 +1,167 @@
+"""Real browser: Playwright drives Debian's Chromium (headless) against ``streamlit run app.py``.
+
+It types a transcript and sees generated images, opens an anchor's hyperlinks (from a shared URL and
+from the Failure cases page), and saves a screenshot of every page to ``test-artifacts/screenshots/``.
+Chromium comes from ``scripts/browser-setup.sh`` (Debian package ``chromium``; never ``playwright
+install``); without it the test skips, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .app_fixtures import app_data, app_env  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT = float(os.environ.get("EXPLORER_BROWSER_TIMEOUT", "240"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(app_env, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: run scripts/browser-setup.sh (Debian package 'chromium')")
+    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    port = _free_port()
+    log = open(tmp_path / "streamlit.log", "wb")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + TIMEOUT
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise AssertionError(f"streamlit did not start:\n{(tmp_path / 'streamlit.log').read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=15)
+        log.close()
+
+
+def settle(page, timeout: float = TIMEOUT) -> None:
+    """Wait until the app has drawn a page title and stopped running for a moment."""
+    deadline = time.time() + timeout
+    quiet = 0
+    while time.time() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        drawn = page.locator("h1").count() > 0
+        quiet = quiet + 1 if drawn and not running else 0
+        if quiet >= 6:
+            return
+        time.sleep(0.25)
+    raise AssertionError("the app did not finish rendering in time")
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_app_in_a_real_browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT * 1000)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+
+            page.goto(server + "/?collection=tiny")
+            settle(page)
+            assert page.get_by_role("heading", name="Multimodal video hyperlinking explorer").is_visible()
+            shot(page, "1_overview")
+
+            # Transcript -> imagery: type a transcript, see the generated images and the words used
+            page.goto(server + "/imagery?collection=tiny")
+            settle(page)
+            box = page.get_by_role("textbox", name="Transcript")
+            box.fill("large white petals with long orange stamens qqzzx")
+            box.press("Control+Enter")
+            page.get_by_text("qqzzx").first.wait_for()  # the unknown word is shown
+            settle(page)
+            images = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stImage"] img')
+            assert images.count() >= 8
+            assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(8))
+            page.get_by_text("Words used").first.wait_for()
+            shot(page, "2_transcript_to_imagery")
+
+            page.goto(server + "/topwords?collection=tiny")
+            settle(page)
+            page.get_by_text("Real transcript", exact=True).first.wait_for()
+            shot(page, "3_image_to_top_words")
+
+            page.goto(server + "/joint-space?collection=tiny")
+            settle(page)
+            page.locator(".js-plotly-plot").first.wait_for()
+            shot(page, "4_joint_space")
+
+            # Hyperlinks from a shared URL
+            page.goto(server + "/hyperlinks?collection=tiny&anchor=rose_009&split=test")
+            settle(page)
+            page.get_by_text("Anchor rose_009", exact=True).first.wait_for()
+            page.get_by_text("P@10", exact=True).first.wait_for()
+            assert "anchor=rose_009" in page.url
+            shot(page, "5_hyperlinks")
+
+            # ... and an anchor opened from the Failure cases page
+            page.goto(server + "/failures?collection=tiny")
+            settle(page)
+            page.get_by_role("heading", name="Per category (worst first)").wait_for()
+            shot(page, "6_failure_cases")
+            link = page.get_by_role("link", name="Open in Hyperlinks").first
+            target = link.get_attribute("href")
+            link.click()
+            page.wait_for_url("**/hyperlinks**")
+            settle(page)
+            anchor = target.split("anchor=")[1].split("&")[0]
+            page.get_by_text(f"Anchor {anchor}", exact=True).first.wait_for()
+            shot(page, "5b_hyperlinks_from_failure_cases")
+
+            page.goto(server + "/training?collection=tiny")
+            settle(page)
+            page.get_by_text("Start a job", exact=True).first.wait_for()
+            shot(page, "7_training")
+            assert not errors, errors
+            assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            browser.close()

@@ -1,0 +1,225 @@
+"""Background training jobs (``explorer.jobs``): SQLite records, process supervision, crash detection,
+cancel / resume, and the one-GPU-job-at-a-time queue. Most tests run a stand-in command instead of
+``explorer train`` (fast); one runs the real thing end to end and kills it from outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from explorer import jobs as jobs_mod
+from explorer.jobs import JobError, JobStore, process_status
+
+SLEEP = "import time; time.sleep(60)"
+FINISH = ("import json, sys, pathlib; d = pathlib.Path(sys.argv[1]); d.mkdir(parents=True, exist_ok=True); "
+          "print('training...'); (d / 'log.jsonl').write_text(json.dumps({'type': 'status', 'status': 'finished'}) + '\\n')")
+CRASH = "import sys; print('explorer train: error: boom, the data is wrong', file=sys.stderr); sys.exit(2)"
+
+
+class FakeStore(JobStore):
+    """A JobStore whose jobs run a given Python snippet (argv[1] = the run directory)."""
+
+    def __init__(self, *args, script: str = SLEEP, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.script = script
+
+    def command(self, job):
+        return [sys.executable, "-c", self.script, job.run_dir]
+
+
+def wait_until(store: JobStore, job_id: int, statuses: tuple[str, ...], timeout: float = 60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        store.reconcile()
+        job = store.get(job_id)
+        if job.status in statuses:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} still {store.get(job_id).status} after {timeout} s")
+
+
+@pytest.fixture
+def store_factory(tmp_path, tiny_collection):
+    made: list[JobStore] = []
+
+    def make(**kwargs) -> JobStore:
+        kwargs.setdefault("gpu", False)
+        s = FakeStore(tmp_path / "jobs.sqlite", **kwargs)
+        made.append(s)
+        return s
+
+    make.collection = str(tiny_collection)
+    yield make
+    for s in made:  # never leave a process behind
+        for job in s.list(("queued", "running")):
+            s.cancel(job.id, grace=1.0)
+
+
+def test_database_is_sqlite_in_wal_mode(store_factory):
+    store = store_factory()
+    con = sqlite3.connect(store.db_path)
+    try:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        con.close()
+
+
+def test_a_finished_job(store_factory):
+    store = store_factory(script=FINISH)
+    job = store.submit("gan_cls", store_factory.collection, epochs=1, device="cpu", seed=3)
+    assert job.status == "running" and job.pid and job.attempts == 1
+    job = wait_until(store, job.id, ("finished", "failed"))
+    assert job.status == "finished" and job.returncode == 0 and job.ended >= job.started
+    log = Path(job.log_path).read_text()
+    assert log.startswith("=== ") and "attempt 1" in log and "training..." in log
+
+
+def test_a_crash_is_failed_with_its_error(store_factory):
+    store = store_factory(script=CRASH)
+    job = wait_until(store, store.submit("gan_cls", store_factory.collection, device="cpu").id, ("failed",))
+    assert job.returncode == 2
+    assert "exited with code 2" in job.message and "no checkpoint was written" in job.message
+    assert "boom, the data is wrong" in job.message
+
+
+def _fake_checkpoint(run_dir: str, epoch: int) -> None:
+    d = Path(run_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "latest.pt").write_bytes(b"checkpoint bytes")
+    (d / "latest.json").write_text(json.dumps({"progress": {"epoch": epoch, "global_step": 40 * epoch}}))
+
+
+def test_killed_from_outside_is_failed_with_its_last_good_checkpoint(store_factory):
+    store = store_factory()
+    job = store.submit("gan_cls", store_factory.collection, device="cpu")
+    _fake_checkpoint(job.run_dir, epoch=3)
+    # an app restart: a new store on the same database, knowing nothing of the process
+    jobs_mod._CHILDREN.clear()
+    restarted = FakeStore(store.db_path, gpu=False)
+    assert restarted.reconcile()[0].status == "running"
+    os.killpg(job.pid, signal.SIGKILL)
+    job = wait_until(restarted, job.id, ("failed",))
+    assert "killed" in job.message or "ended without finishing" in job.message
+    assert "last good checkpoint" in job.message and "epoch 3" in job.message
+    assert job.checkpoint == Path(job.run_dir) / "latest.pt"
+
+
+def test_cancel_running_and_queued_jobs(store_factory):
+    store = store_factory(max_cpu_jobs=1)
+    first = store.submit("gan_cls", store_factory.collection, device="cpu")
+    second = store.submit("gan_cls", store_factory.collection, device="cpu")
+    assert first.status == "running" and second.status == "queued"
+    assert "CPU job" in store.queue_reason(second)
+    second = store.cancel(second.id)
+    assert second.status == "cancelled" and second.pid is None
+    pid = first.pid
+    first = store.cancel(first.id, grace=2.0)
+    assert first.status == "cancelled" and "no checkpoint was written" in first.message
+    assert not process_status(pid)[0]
+    with pytest.raises(JobError, match="not running"):
+        store.cancel(first.id)
+
+
+def test_one_gpu_job_at_a_time(store_factory):
+    store = store_factory(gpu=True, max_cpu_jobs=2)
+    a = store.submit("gan_cls", store_factory.collection, device="cuda")
+    b = store.submit("gan_cls", store_factory.collection, device="auto")  # auto on a GPU machine = GPU
+    c = store.submit("gan_cls", store_factory.collection, device="cpu")
+    assert (a.status, b.status, c.status) == ("running", "queued", "running")
+    assert a.uses_gpu and b.uses_gpu and not c.uses_gpu
+    assert "GPU" in store.queue_reason(b)
+    store.cancel(a.id, grace=1.0)
+    assert store.get(b.id).status == "running"  # the queue moved on
+
+
+def test_resume_uses_the_last_checkpoint_or_restarts(store_factory):
+    store = store_factory()
+    job = store.submit("gan_cls", store_factory.collection, device="cpu", overrides={"batch_size": 8})
+    real = JobStore.command(store, job)  # what explorer train would be given
+    assert real[real.index("--set") + 1] == "batch_size=8" and real[real.index("--out") + 1] == job.run_dir
+    store.cancel(job.id, grace=1.0)
+    restarted = store.resume(job.id)
+    assert restarted.status == "running" and restarted.attempts == 2 and not restarted.resume
+    assert "from scratch" in restarted.message
+    store.cancel(job.id, grace=1.0)
+    _fake_checkpoint(job.run_dir, epoch=1)
+    resumed = store.resume(job.id)
+    assert resumed.status == "running" and resumed.resume and resumed.attempts == 3
+    cmd = JobStore.command(store, resumed)
+    assert cmd[cmd.index("--resume") + 1] == job.run_dir
+    assert Path(job.log_path).read_text().count("=== ") == 3
+    with pytest.raises(JobError, match="only failed or cancelled"):
+        store.resume(job.id)
+
+
+def test_bad_requests(store_factory, tmp_path):
+    from explorer.data.collection import CollectionError
+
+    store = store_factory()
+    coll = store_factory.collection
+    with pytest.raises(JobError, match="unknown model kind 'nope'"):
+        store.submit("nope", coll)
+    with pytest.raises(JobError, match="unknown device"):
+        store.submit("gan_cls", coll, device="tpu")
+    with pytest.raises(JobError, match="no CUDA GPU"):
+        store.submit("gan_cls", coll, device="cuda")
+    with pytest.raises(JobError, match="at least 1"):
+        store.submit("gan_cls", coll, epochs=0)
+    with pytest.raises(JobError, match="unknown GanClsConfig option"):
+        store.submit("gan_cls", coll, overrides={"no_such_option": 1})
+    with pytest.raises(CollectionError):
+        store.submit("gan_cls", str(tmp_path / "missing-collection"))
+    assert store.list() == []
+
+
+def test_process_status_guards_against_recycled_pids():
+    me = os.getpid()
+    start = jobs_mod._proc_start_time(me)
+    assert process_status(me, start) == (True, None)
+    if start is not None:
+        assert process_status(me, "not-my-start-time")[0] is False
+    assert process_status(None) == (False, None)
+
+
+def test_read_log_tail_collapses_progress_bars(tmp_path):
+    log = tmp_path / "train.log"
+    log.write_text("=== start\nepoch 1:  10%\repoch 1:  50%\repoch 1: 100%\nrun directory: x\n")
+    assert jobs_mod.read_log_tail(log) == "=== start\nepoch 1: 100%\nrun directory: x"
+
+
+def test_real_training_job_killed_from_outside_then_resumed(tmp_path, tiny_collection, monkeypatch):
+    """``explorer train`` for real: kill -9 after its first epoch, see it failed with its last good
+    checkpoint, resume it, and find the finished run's checkpoint in the app's model list."""
+    from explorer import api
+    from explorer.train import read_log
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    store = JobStore(tmp_path / "jobs.sqlite", gpu=False)
+    job = store.submit("gan_cls", str(tiny_collection), epochs=2, device="cpu", overrides={"batch_size": 8, "g_steps": 1})
+    try:
+        deadline = time.time() + 240
+        while not (store.get(job.id).last_good() or {}).get("epoch"):  # latest.pt of epoch 1 is written
+            assert time.time() < deadline, Path(job.log_path).read_text()[-2000:]
+            assert store.reconcile() and store.get(job.id).status == "running", store.get(job.id).message
+            time.sleep(0.1)
+        os.killpg(store.get(job.id).pid, signal.SIGKILL)
+        failed = wait_until(store, job.id, ("failed", "finished"))
+        if failed.status == "failed":  # (finished when epoch 2 was faster than the kill)
+            assert "killed by signal 9" in failed.message and "last good checkpoint" in failed.message
+            assert failed.last_good()["epoch"] >= 1
+            store.resume(job.id)
+        done = wait_until(store, job.id, ("finished", "failed"), timeout=240)
+        assert done.status == "finished", done.message
+        assert [r["status"] for r in read_log(job.run_dir) if r["type"] == "status"][-1] == "finished"
+        ids = [e["id"] for e in api.list_checkpoints()]
+        assert f"runs/{Path(job.run_dir).name}/best.pt" in ids
+    finally:
+        for j in store.list(("queued", "running")):
+            store.cancel(j.id, grace=1.0)
