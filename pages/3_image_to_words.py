@@ -32,7 +32,7 @@ with c3:
                       help="transposed: the paper's inverted generator (instant). optimise: gradient descent on "
                            "the text vector so that G reconstructs the image (a few seconds on a CPU).")
 
-image_col, words_col, text_col = st.columns([2, 2, 3], gap="large")
+image_col, words_col, text_col = st.columns([2, 3, 3], gap="large")
 words = None
 transcript = None
 if source == "Collection segment":
@@ -77,8 +77,10 @@ if words:
     with words_col:
         st.markdown(f"**Top {len(words)} words** ({method})")
         st.dataframe(df, hide_index=True, width="stretch", height=min(36 * (len(df) + 1), 640),
-                     column_config={"cosine": st.column_config.ProgressColumn(
-                         "cosine", format="%.3f", min_value=0.0, max_value=max(1e-6, float(df["cosine"].max())))})
+                     column_config={"rank": st.column_config.NumberColumn(width="small"),
+                                    "cosine": st.column_config.ProgressColumn(
+                                        "cosine", format="%.3f", width="medium", min_value=0.0,
+                                        max_value=max(1e-6, float(df["cosine"].max())))})
     if transcript:
         with text_col:
             hits = [w["word"] for w in words if w["word"] in in_text]

@@ -45,6 +45,8 @@ with c1:
 with c2:
     if len(modalities) > 1:
         ui.default("keep_js_modalities", modalities)
+        if any(m not in modalities for m in st.session_state["keep_js_modalities"]):  # another model's
+            st.session_state["keep_js_modalities"] = modalities
         shown = st.multiselect("Modalities", modalities, key="keep_js_modalities",
                                help="image / text: each modality's own embedding; joint: the multimodal one")
     else:
@@ -65,10 +67,11 @@ def build_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, si
     df = ui.projection(ckpt_stamp[0], coll)
     view = df[df["modality"].isin(shown)]
     groups = list(dict.fromkeys(view[color]))
-    custom = np.stack([view["id"].to_numpy(), view["category"].to_numpy(), view["split"].to_numpy(),
-                       view["modality"].to_numpy(), view["snippet"].to_numpy()], axis=1)
-    hover = ("<b>%{customdata[0]}</b> · %{customdata[1]} · %{customdata[2]} · %{customdata[3]}"
-             "<br>%{customdata[4]}<extra></extra>")
+    # customdata: segment id (stable, for selections), category, split, transcript snippet (+ modality)
+    columns = ["id", "category", "split", "snippet"] + (["modality"] if len(shown) > 1 else [])
+    custom = np.stack([view[c].to_numpy() for c in columns], axis=1)
+    hover = ("<b>%{customdata[0]}</b> · %{customdata[1]} · %{customdata[2]}"
+             + (" · %{customdata[4]}" if len(shown) > 1 else "") + "<br>%{customdata[3]}<extra></extra>")
     fig = go.Figure()
     codes = {g: i for i, g in enumerate(groups)}
     xs, ys = view["x"].to_numpy(), view["y"].to_numpy()

@@ -51,7 +51,8 @@ fig = go.Figure()
 fig.add_trace(go.Bar(y=names, x=[r["p@k"] for r in cats], name="P@10", orientation="h", marker_color="#d62728"))
 fig.add_trace(go.Bar(y=names, x=[r["map"] for r in cats], name="MAP", orientation="h", marker_color="#1f77b4"))
 fig.update_layout(barmode="group", height=max(260, 26 * len(cats) + 80), margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                  yaxis={"autorange": "reversed", "type": "category"}, xaxis={"range": [0, 1]},
+                  yaxis={"autorange": "reversed", "type": "category"},
+                  xaxis={"range": [0, min(1.0, 1.1 * max(max(r["p@k"], r["map"]) for r in cats) + 0.02)]},
                   legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
 with st.container(height=min(520, max(300, 26 * len(cats) + 100))):
     st.plotly_chart(fig, width="stretch", config={"displaylogo": False})
@@ -77,7 +78,8 @@ with steal_col:
         labels = [("● " if s["own"] else "") + s["category"] for s in steal]
         sfig = go.Figure(go.Bar(y=labels, x=[s["share"] for s in steal], orientation="h",
                                 marker_color=["#2ca02c" if s["own"] else "#ff7f0e" for s in steal],
-                                text=[f"{s['places']} places" for s in steal], textposition="auto"))
+                                text=[f"{s['places']} place{'s' if s['places'] != 1 else ''}" for s in steal],
+                                textposition="auto"))
         sfig.update_layout(height=max(220, 28 * len(steal) + 60), margin={"l": 10, "r": 10, "t": 10, "b": 10},
                            yaxis={"autorange": "reversed", "type": "category"}, xaxis={"title": "share of top-10 places"})
         st.plotly_chart(sfig, width="stretch", config={"displaylogo": False})
@@ -106,7 +108,9 @@ with worst_col:
                 with cols[j]:
                     if thumbs[j]:
                         st.image(thumbs[j], width=56)
-                    st.caption(("✓ " if t["relevant"] else "✗ ") + str(t["category"]))
+                    cat = str(t["category"])
+                    st.caption(("✓ " if t["relevant"] else "✗ ") + (cat if len(cat) <= 10 else cat[:9] + "…"),
+                               help=f"{t['id']} · {cat} · cosine {t['score']:.3f}")
 
 with st.expander("Confusion matrix of all categories (share of top-10 places)"):
     conf = ui.guard(ui.confusion, ref, coll, split, what="Confusion")

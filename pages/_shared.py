@@ -340,7 +340,7 @@ def sidebar(page: str = "") -> dict:
         else:
             chosen = None
             st.info("No checkpoint yet: train one on the Training page.")
-        st.caption("Bound to localhost. Share a view by copying the URL.")
+        st.caption("Share a view by copying the URL.")
     ctx = {"collection": coll, "model": chosen, "entries": entries}
     st.session_state["ctx"] = ctx
     set_url(collection=coll, model=chosen)
@@ -358,11 +358,28 @@ def frame(page: str = "") -> None:
     """
     if st.session_state.get("_frame_drawn"):
         return
+    _leave_legacy_multipage_mode()
     st.set_page_config(page_title="explorer", page_icon=":material/movie:", layout="wide")
     keep_widget_values()
     sidebar(page)
     poll_jobs()
     show_notices()
+
+
+def _leave_legacy_multipage_mode() -> None:
+    """A page file run without ``app.py`` means Streamlit saw ``pages/`` and used its legacy multipage mode
+    (it does so for a fresh server's very first run when the URL names a page). Switch that mode off, as
+    ``st.navigation`` would have, and rerun once, so that ``app.py`` and its navigation take over."""
+    if st.session_state.get("_left_legacy_mode"):
+        return
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # another Streamlit layout: draw the frame from the page instead
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        st.session_state["_left_legacy_mode"] = True
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def ctx() -> dict:

@@ -101,7 +101,7 @@ def test_app_in_a_real_browser(server):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1500})
             page.set_default_timeout(TIMEOUT * 1000)
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
