@@ -230,15 +230,21 @@ def _run_outcome(run_dir: str) -> str | None:
     return last
 
 
-def _log_error_line(log_path: str, max_bytes: int = 20_000) -> str | None:
-    """The last line of a job's log that looks like an error message (for the failure message)."""
+def _read_tail(log_path: str | Path, max_bytes: int) -> str | None:
+    """The last ``max_bytes`` of a log file as text, or None when it cannot be read."""
     try:
         with open(log_path, "rb") as f:
             f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - max_bytes))
-            tail = f.read().decode("utf-8", "replace")
+            f.seek(max(0, f.tell() - max_bytes))
+            return f.read().decode("utf-8", "replace")
     except OSError:
+        return None
+
+
+def _log_error_line(log_path: str, max_bytes: int = 20_000) -> str | None:
+    """The last line of a job's log that looks like an error message (for the failure message)."""
+    tail = _read_tail(log_path, max_bytes)
+    if tail is None:
         return None
     lines = [ln.strip() for ln in tail.replace("\r", "\n").splitlines() if ln.strip()]
     for ln in reversed(lines):
@@ -249,13 +255,8 @@ def _log_error_line(log_path: str, max_bytes: int = 20_000) -> str | None:
 
 def read_log_tail(log_path: str | Path, lines: int = 40, max_bytes: int = 64_000) -> str:
     """The last ``lines`` lines of a job's log; tqdm's carriage-return redraws keep only their last state."""
-    try:
-        with open(log_path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - max_bytes))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
+    text = _read_tail(log_path, max_bytes)
+    if text is None:
         return ""
     out = []
     for raw in text.split("\n"):

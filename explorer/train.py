@@ -262,8 +262,10 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
         metrics = {**fit_metrics, **validate(model, inputs, val_idx, device)}
         best_p10 = metrics["val_p@10"]
         log.write({"type": "epoch", "epoch": 1, **metrics, "seconds": seconds})
+        p = {**progress, "best_val_p@10": best_p10}
+        ckpt_io.save(ckpt_io.strip_for_release(make_checkpoint(kind, model, optimizers, spec, coll, wv, p, metrics, seconds, device)),
+                     run_dir / "best.pt")
         save_latest(metrics)
-        ckpt_io.save(ckpt_io.strip_for_release(ckpt_io.load(run_dir / "latest.pt")), run_dir / "best.pt")
         log.write({"type": "status", "status": "finished", "time": time.time()})
         log.close()
         return run_dir
