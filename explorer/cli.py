@@ -129,8 +129,23 @@ def cmd_release(args) -> int:
 def cmd_bench_quality(args) -> int:
     from .bench_quality import run_quality
 
+    from .train import parse_overrides
+
+    overrides: dict[str, dict] = {}
+    for key, value in parse_overrides(args.set).items():
+        name, dot, option = key.partition(".")
+        if not dot or not name or not option:
+            raise ValueError(f"--set expects KIND.KEY=VALUE (e.g. gan_cls.epochs=25), got {key!r}")
+        overrides.setdefault(name, {})[option] = value
+    seeds_of: dict[str, int] = {}
+    for pair in args.seeds_of or []:
+        name, eq, n = pair.partition("=")
+        if not eq or not n.strip().isdigit():
+            raise ValueError(f"--seeds-of expects NAME=N (e.g. gan_cls=3), got {pair!r}")
+        seeds_of[name.strip()] = int(n)
     run_quality(args.collection, seeds=args.seeds, models=args.models, out=args.out, runs=args.runs, visual=args.visual,
-                device=args.device, epochs=args.epochs, ablations=not args.no_ablations)
+                device=args.device, epochs=args.epochs, ablations=not args.no_ablations, overrides=overrides,
+                seeds_of=seeds_of)
     return 0
 
 
@@ -206,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     s.add_argument("--epochs", type=int, help="override every trained kind's epochs")
     s.add_argument("--no-ablations", action="store_true", help="skip the CM-GAN ablation presets")
+    s.add_argument("--set", action="append", metavar="KIND.KEY=VALUE",
+                   help="override a kind's config option (repeatable; over explorer.bench_quality.DEFAULT_OVERRIDES)")
+    s.add_argument("--seeds-of", action="append", metavar="NAME=N",
+                   help="run NAME (a model, or 'ablations' for the CM-GAN presets) on its first N seeds only (repeatable)")
     s.set_defaults(func=cmd_bench_quality)
 
     try:

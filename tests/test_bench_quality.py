@@ -54,6 +54,9 @@ def test_bench_quality_files_tables_and_ttest(bench_run):
     assert models["no_such_kind"]["status"] == "missing" and "no_such_kind" in md
     assert models["cca"]["deterministic"] and list(models["cca"]["per_seed"]) == ["0"]  # fitted once
     assert list(models["kcca"]["per_seed"]) == ["0", "1"] and not models["kcca"]["deterministic"]
+    val = {s: r["val_p@10"] for s, r in models["kcca"]["per_seed"].items()}  # the run to ship: best on val
+    assert val[str(models["kcca"]["best_val_seed"])] == max(val.values())
+    assert models["kcca"]["best_val_run"].endswith(f"kcca-s{models['kcca']['best_val_seed']}")
     for name in ("cca", "kcca"):  # crossmodal kinds: the CMGANs-style columns
         cm = models[name]["per_seed"]["0"]["crossmodal"]
         assert {"img2txt", "txt2img", "average", "img2all", "txt2all", "average_all", "map_11pt"} <= set(cm)
@@ -143,3 +146,31 @@ def test_render_markdown_handles_failed_and_skipped_entries():
     }
     md = render_markdown(result)
     assert "**failed**: boom" in md and "**not applicable**: needs keyframes" in md and "skipped: no presets" in md
+
+
+def test_seeds_of_overrides_command_and_compute(harder_collection, tmp_path, capsys):
+    """``--seeds-of`` caps one row's seeds, ``--set KIND.KEY=VALUE`` reaches the run's config, the JSON
+    records the equivalent command, and the from-scratch compute is the sum of the runs' own times."""
+    rc = main(["bench", "quality", "--collection", str(harder_collection), "--seeds", "2", "--models", "text-only", "kcca", "cca",
+               "--seeds-of", "kcca=1", "--set", "kcca.n_landmarks=16", "--visual", "pixels", "--device", "cpu",
+               "--out", str(tmp_path / "res"), "--runs", str(tmp_path / "runs")])
+    assert rc == 0
+    data = json.loads((tmp_path / "res" / "quality-tiny.json").read_text())
+    kcca = data["models"]["kcca"]
+    assert list(kcca["per_seed"]) == ["0"] and kcca["overrides"] == {"n_landmarks": 16}
+    assert json.loads((tmp_path / "runs" / "kcca-s0" / "run.json").read_text())["config"]["n_landmarks"] == 16
+    assert not (tmp_path / "runs" / "kcca-s1").exists()
+    assert "--seeds-of kcca=1" in data["command"] and "--set kcca.n_landmarks=16" in data["command"]
+    runs = [r for m in ("kcca", "cca") for r in data["models"][m]["per_seed"].values()]
+    assert all(r["run_seconds"] >= r["train_seconds"] > 0 for r in runs)
+    assert data["compute"]["n_runs"] == 2
+    assert data["compute"]["train_seconds_all_runs"] == pytest.approx(sum(r["run_seconds"] for r in runs))
+    md = (tmp_path / "res" / "quality-tiny.md").read_text()
+    assert data["command"] in md and "Fewer seeds" in md and "kcca 1" in md
+
+    # bad values name the problem and write nothing
+    for bad in (["--seeds-of", "kcca=zero"], ["--seeds-of", "nothere=1"], ["--set", "n_landmarks=16"]):
+        rc = main(["bench", "quality", "--collection", str(harder_collection), "--models", "kcca", "--out", str(tmp_path / "bad"),
+                   "--runs", str(tmp_path / "runs"), *bad])
+        err = capsys.readouterr().err
+        assert rc == 2 and bad[1].split("=")[0] in err and not (tmp_path / "bad").exists()
