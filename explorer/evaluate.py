@@ -42,9 +42,13 @@ def split_indices(collection: Collection, split: str | None) -> np.ndarray:
 class LoadedModel:
     """A checkpoint's model rebuilt for inference, with its word vectors and metadata."""
 
-    def __init__(self, path: str | Path, device: str = "cpu"):
+    def __init__(self, path: str | Path, device: str = "cpu", config_overrides: dict | None = None):
+        """``config_overrides``: config options changed before the model is rebuilt, for evaluation-time
+        options (e.g. cmgan ``retrieval_space``); one that changes the architecture fails to load."""
         self.path = Path(path)
         self.ckpt = ckpt_io.load(self.path)
+        if config_overrides:
+            self.ckpt["config"] = {**self.ckpt["config"], **config_overrides}
         self.kind = self.ckpt["kind"]
         self.device = device
         # Built outside inference mode even when a caller is inside it (e.g. a decorated facade
@@ -73,7 +77,7 @@ class LoadedModel:
 
 
 def embeddings(model: str, collection: Collection, split: str | None = None, visual: str = "pixels",
-               device: str = "cpu", progress: bool = True) -> dict[str, np.ndarray]:
+               device: str = "cpu", progress: bool = True, config_overrides: dict | None = None) -> dict[str, np.ndarray]:
     """{"joint": (n, D)} (+ "image"/"text" for crossmodal models) for the segments of ``split``."""
     idx = split_indices(collection, split)
     if model == "text-only":
@@ -86,7 +90,7 @@ def embeddings(model: str, collection: Collection, split: str | None = None, vis
         from .features.visual import extract_collection_features
 
         return {"joint": np.asarray(extract_collection_features(collection, visual, device=device, progress=progress))[idx]}
-    return LoadedModel(model, device).embeddings(collection, idx, progress=progress)
+    return LoadedModel(model, device, config_overrides).embeddings(collection, idx, progress=progress)
 
 
 def joint_embeddings(model: str, collection: Collection, visual: str = "pixels", device: str = "cpu") -> np.ndarray:

@@ -336,3 +336,40 @@ def test_train_checkpoint_round_trip_and_beats_random(kind, feature_collection, 
     if kind in CROSSMODAL:
         cm = res["crossmodal"]
         assert cm["img2txt"] > 0.45 and cm["txt2img"] > 0.45, cm  # random ~ 0.27
+
+
+def test_cmgan_semantic_retrieval_space_from_the_same_weights(feature_collection, tmp_path):
+    """``retrieval_space="semantic"`` embeds with the classifier's softmax posteriors of the common
+    representation, chosen at evaluation time on a trained checkpoint; the bench adds it as a row
+    that reuses the cmgan runs (no retraining) and scores exactly those embeddings."""
+    from explorer.bench_quality import SEMANTIC_SPACE_ROW, run_quality
+    from explorer.evaluate import LoadedModel, split_indices
+    from explorer.metrics import crossmodal_map
+
+    cfg = {**SMALL["cmgan"], **E2E}
+    res = run_quality(str(feature_collection), seeds=1, models=["cmgan"], out=tmp_path / "res", runs=tmp_path / "runs",
+                      device="cpu", epochs=6, overrides={"cmgan": cfg}, ablations=False, say=lambda _: None)
+    row = res["models"][SEMANTIC_SPACE_ROW]
+    assert res["order"] == ["cmgan", SEMANTIC_SPACE_ROW] and row["derived_from"] == "cmgan"
+    assert row["actions"][0] == "reused" and row["run_dirs"] == res["models"]["cmgan"]["run_dirs"]
+    assert row["supervised"] and res["compute"]["n_runs"] == 1  # the derived row trains nothing
+
+    best = tmp_path / "runs" / "cmgan-s0" / "best.pt"
+    coll = load_collection(str(feature_collection))
+    idx = split_indices(coll, "test")
+    common = LoadedModel(best).embeddings(coll, idx)
+    sem = LoadedModel(best, config_overrides={"retrieval_space": "semantic"})
+    emb = sem.embeddings(coll, idx)
+    assert emb["image"].shape == (len(idx), NC) and np.allclose(emb["text"].sum(1), 1, atol=1e-5)
+    with torch.no_grad():  # the posteriors of the common representation, by hand
+        expect = sem.model.classifier(torch.as_tensor(common["image"])).softmax(1).numpy()
+    assert np.allclose(emb["image"], expect, atol=1e-5)
+    cats = [coll.segments[i].category for i in idx]
+    assert row["per_seed"][0]["crossmodal"]["img2txt"] == pytest.approx(crossmodal_map(emb["image"], emb["text"], cats)["img2txt"])
+    assert SEMANTIC_SPACE_ROW in (tmp_path / "res" / "quality-tinyfeat.md").read_text()
+
+    with pytest.raises(ValueError, match="retrieval_space"):
+        CMGANConfig(retrieval_space="posterior")
+    no_sc = make("cmgan", semantic=False, retrieval_space="semantic")
+    with pytest.raises(ValueError, match="semantic constraint"):
+        no_sc.eval().embed(fake_batch(4)["image"], fake_batch(4)["text"])

@@ -45,7 +45,10 @@ semantic constraint; ``inter_only`` / ``intra_only`` = one kind of discriminator
 cross-modal autoencoders alone (weight sharing + semantic constraint, no adversarial training).
 
 ``embed``: ``image`` = s_image, ``text`` = s_text (each computed from its own modality alone),
-``joint`` = (l2n(s_image) + l2n(s_text)) / 2.
+``joint`` = (l2n(s_image) + l2n(s_text)) / 2. With ``retrieval_space="semantic"`` (an option of
+ours, not the paper's; needs ``semantic``) the embeddings are instead the semantic-constraint
+classifier's softmax posteriors of s_image / s_text: Rasiwasia et al.'s semantic space, computed by
+the same trained weights, so a trained run can be evaluated either way without retraining.
 """
 
 from __future__ import annotations
@@ -91,8 +94,13 @@ class CMGANConfig:
     epochs: int = 15
     standardize: bool = True
     norm_samples: int = 20_000
+    # what embed() returns: "common" (the paper: s_image / s_text) | "semantic" (the classifier's softmax
+    # posteriors over the categories, (N, n_classes); an evaluation-time choice, the weights are the same)
+    retrieval_space: str = "common"
 
     def __post_init__(self):
+        if self.retrieval_space not in ("common", "semantic"):
+            raise ValueError(f"cmgan retrieval_space must be 'common' or 'semantic', got {self.retrieval_space!r}")
         if self.ablation:
             if self.ablation not in CMGAN_ABLATIONS:
                 raise ValueError(f"unknown cmgan ablation {self.ablation!r} (known: {', '.join(CMGAN_ABLATIONS)})")
@@ -246,5 +254,10 @@ class CMGAN(FeatureModel):
     def embed(self, image, text):
         """image: s_image, text: s_text (hidden-d common space); joint: mean of the L2-normalised two."""
         xi, xt = self.standardise(image, text)
-        si, st = self.encode_image(xi), self.encode_text(xt)
+        si, st = self.encode_image(xi), self.encode_text(xt)  # (B, hidden) each
+        if self.config.retrieval_space == "semantic":
+            if not self.use_semantic:
+                raise ValueError("cmgan retrieval_space='semantic' needs the semantic constraint (semantic=true and "
+                                 "categories in the training data): this model has no classifier")
+            si, st = self.classifier(si).softmax(dim=1), self.classifier(st).softmax(dim=1)  # (B, n_classes)
         return {"joint": mean_of_normalised(si, st), "image": si, "text": st}
