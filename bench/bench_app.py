@@ -5,6 +5,9 @@ checkpoint on flowers102_reed, 8,189 segments).
     python bench/bench_app.py --browser                        # also: time in headless Chromium until drawn
     python bench/bench_app.py --checkpoint runs/X/best.pt      # another checkpoint (e.g. before one is shipped)
 
+Results go to ``bench/results/app.json`` and ``app.md`` (``--out DIR`` elsewhere): every interaction's
+timings, the machine, its load average and the warm-up times.
+
 Warm-up first visits every page once (it loads the model, computes the embeddings, the hyperlink index of the
 default split and the joint-space projection of every segment, each cached afterwards: on disk for the
 projection and hyperlink index). Then each interaction is repeated ``--repeat`` times with fresh inputs (a new
@@ -27,6 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+#: what main() writes: interactions timed in AppTest (server side) and in the browser, and the warm-up
+RESULTS: dict = {"apptest": [], "browser": [], "warmup": []}
 
 
 def find_checkpoint(collection: str) -> Path | None:
@@ -76,7 +81,37 @@ class Bench:
                 raise RuntimeError(f"{name}: {errs}")
         med, worst = statistics.median(times), max(times)
         self.rows.append((name, med, worst, note))
+        RESULTS["apptest"].append({"interaction": name, "median_s": med, "max_s": worst, "times_s": times, "note": note})
         print(f"  {name:<44}{med:7.3f} s median {worst:7.3f} s max  {'OK' if worst < 1 else 'SLOW'}  {note}", flush=True)
+
+
+def warm(name: str, seconds: float) -> None:
+    RESULTS["warmup"].append({"step": name, "seconds": seconds})
+    print(f"  {name:<44}{seconds:7.1f} s", flush=True)
+
+
+def write_results(out: Path, meta: dict) -> None:
+    """bench/results/app.{json,md}: the timings with the machine and checkpoint they were taken on."""
+    import platform
+
+    out.mkdir(parents=True, exist_ok=True)
+    data = {**meta, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "target_s": 1.0, **RESULTS}
+    (out / "app.json").write_text(json.dumps(data, indent=1) + "\n")
+    lines = ["# App interaction times", "", f"`python bench/bench_app.py{' --browser' if RESULTS['browser'] else ''}` on "
+             f"{data['created']} ({data['machine']}, load average {data['load_average']:.1f} at the start), checkpoint "
+             f"`{data['checkpoint']}`, collection `{data['collection']}` ({data['n_segments']:,} segments), "
+             f"{data['repeat']} repetitions per interaction after warm-up. Target: under 1 s.", ""]
+    for key, title in (("apptest", "Server side (Streamlit AppTest: script run to rendered elements)"),
+                       ("browser", "Headless Chromium (user action until the result is drawn and the app idle)")):
+        if RESULTS[key]:
+            lines += [f"## {title}", "", "| interaction | median s | max s | under 1 s |", "| --- | ---: | ---: | --- |"]
+            lines += [f"| {r['interaction']} | {r['median_s']:.3f} | {r['max_s']:.3f} | {'yes' if r['max_s'] < 1 else '**no**'} |"
+                      for r in RESULTS[key]]
+            lines.append("")
+    lines += ["## Warm-up (first visit; cached afterwards)", "", "| step | s |", "| --- | ---: |"]
+    lines += [f"| {r['step']} | {r['seconds']:.1f} |" for r in RESULTS["warmup"]]
+    (out / "app.md").write_text("\n".join(lines) + "\n")
+    print(f"\nwrote {out / 'app.json'} and {out / 'app.md'}")
 
 
 def apptest_bench(args, model_id: str) -> None:
@@ -95,15 +130,15 @@ def apptest_bench(args, model_id: str) -> None:
              "6_failure_cases", "7_training"]
     t0 = time.perf_counter()
     b.run()
-    print(f"  {'app start + Overview':<44}{time.perf_counter() - t0:7.1f} s")
+    warm("app start + Overview", time.perf_counter() - t0)
     t0 = time.perf_counter()
     api.search_segments(coll, "warm up the transcript word index")  # once per process, shared by all sessions
-    print(f"  {'search index of the transcripts':<44}{time.perf_counter() - t0:7.1f} s")
+    warm("search index of the transcripts", time.perf_counter() - t0)
     for p in pages[1:]:
         t0 = time.perf_counter()
         at.switch_page(f"pages/{p}.py")
         b.run()
-        print(f"  {p:<44}{time.perf_counter() - t0:7.1f} s", flush=True)
+        warm(p, time.perf_counter() - t0)
 
     print(f"\ninteractions after warm-up ({args.repeat} repetitions each, fresh inputs):")
 
@@ -218,6 +253,7 @@ def browser_bench(args, model_id: str) -> None:
                 page.wait_for_function(f"() => ({js_condition}) && {idle}", polling=20, timeout=600_000)
 
             def report(name, ts):
+                RESULTS["browser"].append({"interaction": name, "median_s": statistics.median(ts), "max_s": max(ts), "times_s": ts})
                 print(f"  {name:<44}{statistics.median(ts):7.3f} s median {max(ts):7.3f} s max  "
                       f"{'OK' if max(ts) < 1 else 'SLOW'}", flush=True)
 
@@ -288,6 +324,7 @@ def main() -> None:
     ap.add_argument("--collection", default="flowers102_reed")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--browser", action="store_true", help="also time the pages in headless Chromium")
+    ap.add_argument("--out", default=str(REPO / "bench" / "results"), help="results folder (app.json, app.md)")
     args = ap.parse_args()
 
     ckpt = Path(args.checkpoint).resolve() if args.checkpoint else find_checkpoint(args.collection)
@@ -304,9 +341,15 @@ def main() -> None:
     print(f"checkpoint {entry['id']} ({entry['kind']}, trained on {entry['collection']}, "
           f"val P@10 {entry['metrics'].get('val_p@10', float('nan')):.3f}); torch threads: "
           f"{__import__('torch').get_num_threads()}; load average {os.getloadavg()[0]:.1f}\n")
+    from datetime import datetime
+
+    meta = {"created": datetime.now().isoformat(timespec="seconds"), "load_average": os.getloadavg()[0],
+            "checkpoint": entry["id"], "collection": args.collection, "repeat": args.repeat,
+            "n_segments": len(api.get_collection(args.collection)), "torch_threads": __import__("torch").get_num_threads()}
     apptest_bench(args, entry["id"])
     if args.browser:
         browser_bench(args, entry["id"])
+    write_results(Path(args.out), meta)
 
 
 if __name__ == "__main__":

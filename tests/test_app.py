@@ -275,3 +275,28 @@ def test_no_data_root(app_env, tmp_path, monkeypatch):
     assert any("EXPLORER_DATA" in e for e in errors(at))
     at.switch_page("pages/2_transcript_to_images.py").run()
     assert not at.exception and any("No collection" in e for e in errors(at))
+
+
+def test_every_page_with_a_crossmodal_feature_model(app_env, tmp_path, monkeypatch):
+    """The shipped kinds other than GAN-CLS embed feature vectors and generate nothing: every page opens
+    with one (here CCA on pixel features, fitted on tiny), the generative pages say what they need, and
+    the joint space offers its image / text / joint embeddings."""
+    from explorer.train import train
+
+    run = train("cca", str(app_env["data"] / "tiny"), device="cpu", out=tmp_path / "cca-run", visual="pixels",
+                overrides={"n_components": 3}, progress_bar=False)
+    ckpts = tmp_path / "ckpts"
+    ckpts.mkdir()
+    (ckpts / "cca-tiny.pt").write_bytes((run / "best.pt").read_bytes())
+    monkeypatch.setenv("EXPLORER_CHECKPOINTS", str(ckpts))
+    at = open_app(None, {"collection": "tiny", "model": "extra/cca-tiny.pt"})
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert not errors(at), (page, errors(at))
+    at.switch_page("pages/2_transcript_to_images.py").run()
+    assert not at.image and "generat" in texts(at).lower()
+    at.switch_page("pages/4_joint_space.py").run()
+    assert set(at.multiselect(key="keep_js_modalities").options) == {"image", "text", "joint"}
+    at.switch_page("pages/5_hyperlinks.py").run()
+    assert "P@10" in texts(at)
