@@ -369,7 +369,12 @@ def frame(page: str = "") -> None:
 def _leave_legacy_multipage_mode() -> None:
     """A page file run without ``app.py`` means Streamlit saw ``pages/`` and used its legacy multipage mode
     (it does so for a fresh server's very first run when the URL names a page). Switch that mode off, as
-    ``st.navigation`` would have, and rerun once, so that ``app.py`` and its navigation take over."""
+    ``st.navigation`` would have, and rerun once, so that ``app.py`` and its navigation take over.
+
+    Streamlit keeps a ``pages/`` folder as a legacy (MPA v1) signal even when ``st.navigation`` is used;
+    its maintainers note the odd behaviour of a ``pages`` folder + ``st.navigation`` on direct URL access
+    (streamlit/streamlit PR #10276). The brief fixes the folder's name, so this uses the class flag
+    ``PagesManager.uses_pages_directory`` (not public API): when it is gone, the page draws its own frame."""
     if st.session_state.get("_left_legacy_mode"):
         return
     try:
