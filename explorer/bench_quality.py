@@ -289,6 +289,8 @@ def evaluate_model(name: str, kind: str, coll, collection_arg: str, seeds: list[
         per_query[seed] = res.pop("_per_query")
         info = _checkpoint_info(ckpt)
         res.update({k: info[k] for k in ("val_p@10", "val_map", "train_seconds", "run_seconds", "epoch")})
+        if eval_overrides:  # the checkpoint's val numbers and training time belong to the row it was trained for
+            res.update({"val_p@10": None, "val_map": None, "train_seconds": None, "run_seconds": None})
         entry["supervised"] = info["supervised"]
         entry["per_seed"][seed] = res
         entry["run_dirs"][seed] = str(run_dir)
