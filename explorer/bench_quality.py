@@ -420,6 +420,8 @@ def render_markdown(result: dict) -> str:
                      f"{len(e['per_seed'])} | {_mean(e, 'run_seconds', 1)} |")
     if sig:
         lines += ["", _significance_line(sig)]
+    if result.get("significance_unsupervised"):
+        lines += ["", "Among the models that do not use labels: " + _significance_line(result["significance_unsupervised"])]
     notes = [f"- {m}: **{entries[m]['status']}**: {entries[m].get('message', '')}" for m in result["order"]
              if entries[m]["status"] != "ok"]
     if notes:
@@ -700,7 +702,13 @@ def run_quality(collection: str, seeds: int | list[int] = 5, models: list[str] |
         return v["mean"] if v else -math.inf
 
     ranked = sorted((m for m in ok if f"p@{K}" in entries[m]["summary"]), key=lambda m: (-mean_of(m, f"p@{K}"), -mean_of(m, "map")))
-    sig = significance(ranked[0], ranked[1], entries, per_query) if len(ranked) >= 2 else None
+    # rows re-evaluating another row's runs are not competitors of their source: left out of the tests
+    models_only = [m for m in ranked if entries[m].get("derived_from") is None]
+    sig = significance(models_only[0], models_only[1], entries, per_query) if len(models_only) >= 2 else None
+    # CM-GANs use labels: the same test among the models that learn from the pairs alone
+    unsup = [m for m in models_only if not entries[m].get("supervised")]
+    sig_unsup = (significance(unsup[0], unsup[1], entries, per_query)
+                 if len(unsup) >= 2 and unsup[:2] != models_only[:2] else None)
     abl = _ablations(selected, entries, coll, collection, seeds_for(ABLATIONS_KEY), run_root, common, say,
                      base_overrides=overrides.get("cmgan")) if ablations else None
 
@@ -760,6 +768,7 @@ def run_quality(collection: str, seeds: int | list[int] = 5, models: list[str] |
         "models": entries,
         "ranking": ranked,
         "significance": sig,
+        "significance_unsupervised": sig_unsup,
         "ablations": abl,
         "published": published,
         "run_seconds": run_seconds,

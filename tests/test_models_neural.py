@@ -347,10 +347,13 @@ def test_cmgan_semantic_retrieval_space_from_the_same_weights(feature_collection
     from explorer.metrics import crossmodal_map
 
     cfg = {**SMALL["cmgan"], **E2E}
-    res = run_quality(str(feature_collection), seeds=1, models=["cmgan"], out=tmp_path / "res", runs=tmp_path / "runs",
+    res = run_quality(str(feature_collection), seeds=1, models=["text-only", "cmgan"], out=tmp_path / "res", runs=tmp_path / "runs",
                       device="cpu", epochs=6, overrides={"cmgan": cfg}, ablations=False, say=lambda _: None)
     row = res["models"][SEMANTIC_SPACE_ROW]
-    assert res["order"] == ["cmgan", SEMANTIC_SPACE_ROW] and row["derived_from"] == "cmgan"
+    assert res["order"] == ["text-only", "cmgan", SEMANTIC_SPACE_ROW] and row["derived_from"] == "cmgan"
+    # the derived row never competes with its own source in the significance test
+    assert {res["significance"]["best"], res["significance"]["runner_up"]} == {"text-only", "cmgan"}
+    assert res["significance_unsupervised"] is None  # one label-free row only
     assert row["actions"][0] == "reused" and row["run_dirs"] == res["models"]["cmgan"]["run_dirs"]
     assert row["supervised"] and res["compute"]["n_runs"] == 1  # the derived row trains nothing
 
