@@ -9,6 +9,7 @@ Layout (``FORMAT = "explorer-checkpoint"``, ``FORMAT_VERSION = 1``)::
       "collection": {"name", "fingerprint", "split", "n_segments"},
       "text": {"vocab": [...], "vectors": Tensor, "params": {...}} | None,   # word2vec used for t
       "model_state": {...},                                # nn.Module.state_dict()
+      "inference_only": [...] | absent,                    # modules a release left out (build_model stubs them)
       "optimizer_state": {...} | absent,                   # only in resumable run checkpoints
       "progress": {"epoch", "step_in_epoch", "global_step", "permutation", "rng": {...}},
       "metrics": {...}, "train_seconds": float, "hardware": str, "created": iso-8601 str,
@@ -136,15 +137,51 @@ def build_model(ckpt: dict):
     model_cls, config_cls = MODELS[ckpt["kind"]]
     config = config_from_dict(config_cls, ckpt["config"])
     model = model_cls(config, DataSpec.from_dict(ckpt["data_spec"]))
-    model.load_state_dict(ckpt["model_state"])
+    dropped = list(ckpt.get("inference_only") or [])
+    if not dropped:
+        model.load_state_dict(ckpt["model_state"])
+        return model.eval()
+    # An inference-only release: the modules embed() never uses were left out (strip_for_release).
+    # Every other key must load; the left-out modules are replaced by stubs that say so when called.
+    res = model.load_state_dict(ckpt["model_state"], strict=False)
+    stray = [k for k in res.missing_keys if not any(k.startswith(f"{m}.") for m in dropped)]
+    if stray or res.unexpected_keys:
+        raise ValueError(f"checkpoint state does not match the {ckpt['kind']} model: missing {stray[:5]}, "
+                         f"unexpected {res.unexpected_keys[:5]}")
+    for name in dropped:
+        setattr(model, name, LeftOut(name, ckpt["kind"]))
     return model.eval()
 
 
-def strip_for_release(ckpt: dict) -> dict:
-    """Drop what only resuming needs (optimizer state, RNG, permutation): shipped checkpoints stay small."""
+class LeftOut(torch.nn.Module):
+    """Stands in for a training-only module that an inference-only release left out."""
+
+    def __init__(self, name: str, kind: str):
+        super().__init__()
+        self.name, self.kind = name, kind
+
+    def forward(self, *args, **kwargs):
+        raise RuntimeError(f"{self.kind}.{self.name} was left out of this inference-only release checkpoint "
+                           "(only what embed() needs is shipped); train or use a run checkpoint to get it")
+
+
+def strip_for_release(ckpt: dict, inference_only: bool = False) -> dict:
+    """Drop what only resuming needs (optimizer state, RNG, permutation): shipped checkpoints stay small.
+
+    ``inference_only``: also leave out the model's ``training_only_modules`` (discriminators, decoders:
+    what ``embed`` never uses), listed under ``"inference_only"`` so ``build_model`` knows."""
     out = {k: v for k, v in ckpt.items() if k != "optimizer_state"}
     progress = dict(out.get("progress") or {})
     for k in ("rng", "permutation"):
         progress.pop(k, None)
     out["progress"] = progress
+    if inference_only:
+        from .models import MODELS
+
+        names = [m for m in getattr(MODELS[ckpt["kind"]][0], "training_only_modules", ())
+                 if any(k.startswith(f"{m}.") for k in ckpt["model_state"])]
+        if names:
+            out["model_state"] = {k: v for k, v in ckpt["model_state"].items()
+                                  if not any(k.startswith(f"{m}.") for m in names)}
+            out["inference_only"] = sorted(set(out.get("inference_only") or []) | set(names))
     return out

@@ -108,7 +108,7 @@ def cmd_release(args) -> int:
     from .evaluate import evaluate
     from .modelcard import model_card
 
-    ckpt = ckpt_io.strip_for_release(ckpt_io.load(args.source))
+    ckpt = ckpt_io.strip_for_release(ckpt_io.load(args.source), inference_only=not args.full)
     name = ckpt["collection"]["name"]
     # Release-time metrics: val (what the run selected on) and test (reported, never selected on).
     ckpt_io.save(ckpt, args.dest)
@@ -207,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("source")
     s.add_argument("dest", help="e.g. checkpoints/KIND-COLLECTION.pt; a model card KIND-COLLECTION.md is written beside it")
     s.add_argument("--notes", default="", help="free text for the model card (what was tried, caveats)")
+    s.add_argument("--full", action="store_true",
+                   help="keep the modules embedding never uses (discriminators, decoders); default: leave them out")
     s.set_defaults(func=cmd_release)
 
     s = sub.add_parser("bench", help="experiment tables (see explorer.bench_quality)")

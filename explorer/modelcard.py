@@ -27,6 +27,8 @@ def model_card(ckpt: dict, path: Path, notes: str = "") -> str:
         f"{seconds / 60:.1f} min of training steps on {ckpt.get('hardware')}",
         f"- **versions**: {json.dumps(ckpt.get('versions'))}; created {ckpt.get('created')}",
         f"- **size**: {path.stat().st_size / 1e6:.1f} MB" if path.exists() else "",
+        (f"- **inference-only release**: left out {', '.join(f'`{m}`' for m in ckpt['inference_only'])} "
+         "(training-only modules that embedding never uses)") if ckpt.get("inference_only") else "",
         "",
         "## Metrics (hyperlinking: anchor = each segment of the split, relevance = same category)",
         "",

@@ -376,3 +376,33 @@ def test_cmgan_semantic_retrieval_space_from_the_same_weights(feature_collection
     no_sc = make("cmgan", semantic=False, retrieval_space="semantic")
     with pytest.raises(ValueError, match="semantic constraint"):
         no_sc.eval().embed(fake_batch(4)["image"], fake_batch(4)["text"])
+
+
+@pytest.mark.parametrize("kind", ["cmgan", "multimodal_ae"])
+def test_inference_only_release_leaves_out_training_modules(kind, tmp_path):
+    """``explorer release`` leaves out what embed() never uses; the rebuilt model embeds exactly as the
+    full one, and a left-out module says what happened when called."""
+    model = make(kind).eval()
+    model.train_step(fake_batch(16), model.configure_optimizers())  # fills the standardiser statistics
+    model.eval()
+    ckpt = {"kind": kind, "config": {**SMALL[kind]}, "data_spec": SPEC.to_dict(),
+            "model_state": model.state_dict(), "progress": {"rng": {}, "epoch": 1}, "optimizer_state": {}}
+    rel = ckpt_io.strip_for_release(ckpt, inference_only=True)
+    left_out = type(model).training_only_modules
+    assert sorted(rel["inference_only"]) == sorted(m for m in left_out if hasattr(model, m))
+    assert not any(k.split(".")[0] in left_out for k in rel["model_state"]) and "optimizer_state" not in rel
+    assert len(rel["model_state"]) < len(ckpt["model_state"])
+    ckpt_io.save(rel, tmp_path / "rel.pt")
+    rebuilt = ckpt_io.build_model(ckpt_io.load(tmp_path / "rel.pt"))
+    b = fake_batch(8, seed=3)
+    with torch.no_grad():
+        full, lean = model.embed(b["image"], b["text"]), rebuilt.embed(b["image"], b["text"])
+    for key in full:
+        assert torch.equal(full[key], lean[key]), key
+    with pytest.raises(RuntimeError, match="left out of this inference-only release"):
+        rebuilt.dec_image(torch.zeros(1, 4))
+    # anything else missing is still an error
+    broken = dict(rel, model_state={k: v for k, v in rel["model_state"].items() if not k.startswith("enc")})
+    with pytest.raises(ValueError, match="does not match"):
+        ckpt_io.build_model(broken)
+    assert ckpt_io.strip_for_release(ckpt)["model_state"].keys() == ckpt["model_state"].keys()  # default: all kept

@@ -31,10 +31,17 @@ def test_shipped_checkpoint_is_self_describing_small_and_named_by_kind(path):
     build_model(ckpt)  # strict load: the state matches the architecture the config describes
 
 
+@pytest.fixture(scope="module")
+def flowers(shared_data):
+    from explorer.data.collection import load_collection
+
+    return load_collection("flowers102_reed")  # read once for every checkpoint
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("path", [p for p in SHIPPED if p.stem.endswith("-flowers102_reed")], ids=lambda p: p.stem)
-def test_shipped_metrics_are_reproduced(path, shared_data):
+def test_shipped_metrics_are_reproduced(path, flowers):
     metrics = torch.load(path, weights_only=True)["metrics"]
-    res = evaluate(str(path), "flowers102_reed", split="val", visual="mobilenet", progress=False)
+    res = evaluate(str(path), flowers, split="val", visual="mobilenet", progress=False)
     assert res["hyperlinking"]["p@10"] == pytest.approx(metrics["val_p@10"], abs=1e-6)
     assert res["hyperlinking"]["map"] == pytest.approx(metrics["val_map"], abs=1e-6)

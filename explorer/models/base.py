@@ -58,6 +58,8 @@ class MultimodalModel(nn.Module):
     closed_form: ClassVar[bool] = False
     #: "pixels64" models need keyframe tensors; others take a feature vector per image.
     wants_pixels: ClassVar[bool] = False
+    #: submodules ``embed`` never uses (discriminators, decoders): ``explorer release`` leaves them out
+    training_only_modules: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config, spec: DataSpec):
         super().__init__()

@@ -52,6 +52,7 @@ class MultimodalAEConfig:
 
 class MultimodalAE(FeatureModel):
     kind = "multimodal_ae"
+    training_only_modules = ("dec_image", "dec_text")  # embed uses the encoders and the shared layer
 
     def __init__(self, config: MultimodalAEConfig, spec: DataSpec):
         super().__init__(config, spec)
