@@ -398,7 +398,8 @@ def render_markdown(result: dict) -> str:
                   f"Training all {comp['n_runs']} runs from scratch took {comp['train_seconds_all_runs'] / 3600:.2f} h of "
                   f"recorded training time plus {comp['eval_seconds'] / 60:.1f} min of evaluation: about "
                   f"{comp['from_scratch_seconds'] / 3600:.1f} h for the whole command from scratch, one run after another "
-                  f"({result['hardware']})."]
+                  "(training time as each run recorded it, on the hardware in its checkpoint; validation and "
+                  "checkpoint writes not included)."]
     if result.get("overrides"):
         lines += ["", "Configuration changed from the kinds' defaults: " + "; ".join(
             f"{k}: " + ", ".join(f"{kk}={vv}" for kk, vv in v.items()) for k, v in result["overrides"].items())
