@@ -324,6 +324,7 @@ def main() -> None:
     ap.add_argument("--collection", default="flowers102_reed")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--browser", action="store_true", help="also time the pages in headless Chromium")
+    ap.add_argument("--browser-only", action="store_true", help="only the Chromium timings (no AppTest rows)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"), help="results folder (app.json, app.md)")
     args = ap.parse_args()
 
@@ -346,8 +347,9 @@ def main() -> None:
     meta = {"created": datetime.now().isoformat(timespec="seconds"), "load_average": os.getloadavg()[0],
             "checkpoint": entry["id"], "collection": args.collection, "repeat": args.repeat,
             "n_segments": len(api.get_collection(args.collection)), "torch_threads": __import__("torch").get_num_threads()}
-    apptest_bench(args, entry["id"])
-    if args.browser:
+    if not args.browser_only:
+        apptest_bench(args, entry["id"])
+    if args.browser or args.browser_only:
         browser_bench(args, entry["id"])
     write_results(Path(args.out), meta)
 
