@@ -1,7 +1,8 @@
 """Real browser: Playwright drives Debian's Chromium (headless) against ``streamlit run app.py``.
 
-It types a transcript and sees generated images, opens an anchor's hyperlinks (from a shared URL and
-from the Failure cases page), and saves a screenshot of every page to ``test-artifacts/screenshots/``.
+It types a transcript and sees generated images, lasso- and box-selects points of the joint space (the
+selection table and CSV export appear), opens an anchor's hyperlinks (from a shared URL and from the
+Failure cases page), and saves a screenshot of every page to ``test-artifacts/screenshots/``.
 Chromium comes from ``scripts/browser-setup.sh`` (Debian package ``chromium``; never ``playwright
 install``); without it the test skips, saying so.
 """
@@ -134,6 +135,30 @@ def test_app_in_a_real_browser(server):
             settle(page)
             page.locator(".js-plotly-plot").first.wait_for()
             shot(page, "4_joint_space")
+            # lasso (the default drag mode) around the whole plot area: every one of the 48 points
+            area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+            x0, y0, x1, y1 = area["x"] + 2, area["y"] + 2, area["x"] + area["width"] - 2, area["y"] + area["height"] - 2
+            page.mouse.move(x0, y0)
+            page.mouse.down()
+            for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 4)):
+                page.mouse.move(x, y, steps=12)
+            page.mouse.up()
+            page.get_by_text("48 selected segments", exact=True).first.wait_for()
+            settle(page)
+            assert page.get_by_role("button", name="Export the selection as CSV").is_visible()
+            shot(page, "4b_joint_space_lasso")
+            # box selection (toolbar) over the left half: a non-empty strict subset
+            page.locator(".js-plotly-plot").first.hover()
+            page.locator('.modebar-btn[data-title="Box Select"]').first.click()
+            page.mouse.move(x0, y0)
+            page.mouse.down()
+            page.mouse.move((x0 + x1) / 2, y1, steps=12)
+            page.mouse.up()
+            page.wait_for_function("() => [...document.querySelectorAll('h3')].some(h => /^\\d+ selected segments?$/.test("
+                                   "h.textContent.trim()) && h.textContent.trim() !== '48 selected segments')")
+            settle(page)
+            n = int(page.locator("h3", has_text="selected segment").first.text_content().split()[0])
+            assert 0 < n < 48, n
 
             # Hyperlinks from a shared URL
             page.goto(server + "/hyperlinks?collection=tiny&anchor=rose_009&split=test")
