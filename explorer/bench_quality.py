@@ -656,6 +656,11 @@ def run_quality(collection: str, seeds: int | list[int] = 5, models: list[str] |
     bad = [f"{k}={v}" for k, v in seeds_of.items() if v < 1 or (k not in selected and k != ABLATIONS_KEY)]
     if bad:
         raise ValueError(f"seeds_of: each entry must name a requested model (or {ABLATIONS_KEY!r}) and be >= 1, got {', '.join(bad)}")
+    from .models import MODELS
+
+    unknown = [k for k in (overrides or {}) if k not in MODELS]
+    if unknown:
+        raise ValueError(f"overrides for unknown kind(s) {', '.join(map(repr, unknown))}; kinds: {', '.join(MODELS)}")
     merged = {k: dict(v) for k, v in DEFAULT_OVERRIDES.items()}
     for k, v in (overrides or {}).items():
         merged[k] = {**merged.get(k, {}), **v}
