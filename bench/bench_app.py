@@ -263,8 +263,7 @@ def browser_bench(args, model_id: str) -> None:
             settle(page)
             t0 = time.perf_counter()
             page.get_by_role("link", name="Joint space").click()
-            page.wait_for_function("() => !!document.querySelector('.js-plotly-plot .gl-container canvas') && "
-                                   "!document.querySelector('[data-testid=\"stStatusWidget\"]')", polling=20)
+            until("!!document.querySelector('.js-plotly-plot .gl-container canvas')")
             warm("browser: first in-tab visit of Joint space", time.perf_counter() - t0)
 
             print("\nbrowser (headless Chromium; from the user's action until the result is drawn and the app idle):")

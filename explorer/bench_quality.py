@@ -611,8 +611,8 @@ def _ablations(selected: list[str], entries: dict, coll, collection_arg, seeds, 
         return {"status": "skipped", "message": f"explorer.models.cmgan.CMGAN_ABLATIONS unavailable ({e})"}
     if entries.get("cmgan", {}).get("status") != "ok":
         return {"status": "skipped", "message": f"cmgan itself is {entries.get('cmgan', {}).get('status')}"}
-    defaults = {**asdict(MODELS["cmgan"][1]()), **(base_overrides or {})}
     base_overrides = base_overrides or {}
+    defaults = {**asdict(MODELS["cmgan"][1]()), **base_overrides}
     presets = {}
     say("CM-GAN ablations:")
     for preset, overrides in CMGAN_ABLATIONS.items():
@@ -644,6 +644,7 @@ def run_quality(collection: str, seeds: int | list[int] = 5, models: list[str] |
     """
     from .data.collection import load_collection
     from .evaluate import split_indices
+    from .models import MODELS
     from .train import resolve_device
 
     t_start = time.time()
@@ -656,8 +657,6 @@ def run_quality(collection: str, seeds: int | list[int] = 5, models: list[str] |
     bad = [f"{k}={v}" for k, v in seeds_of.items() if v < 1 or (k not in selected and k != ABLATIONS_KEY)]
     if bad:
         raise ValueError(f"seeds_of: each entry must name a requested model (or {ABLATIONS_KEY!r}) and be >= 1, got {', '.join(bad)}")
-    from .models import MODELS
-
     unknown = [k for k in (overrides or {}) if k not in MODELS]
     if unknown:
         raise ValueError(f"overrides for unknown kind(s) {', '.join(map(repr, unknown))}; kinds: {', '.join(MODELS)}")
@@ -743,12 +742,12 @@ def run_quality(collection: str, seeds: int | list[int] = 5, models: list[str] |
 
     # What the tables cost from scratch: the whole training time of every run (reused ones included)
     # plus this invocation's evaluation time, summed over runs as if trained one after another.
-    rows = list(entries.values()) + list(((abl or {}).get("presets") or {}).values())
+    trained = list(entries.values()) + list(((abl or {}).get("presets") or {}).values())
     # the ablation preset that *is* cmgan, and rows re-evaluating other rows' runs, are counted once
-    rows = [e for e in rows if e.get("note") is None and e.get("derived_from") is None]
-    train_total = sum(r.get("run_seconds") or 0.0 for e in rows for r in e.get("per_seed", {}).values())
-    eval_total = sum(r.get("eval_seconds") or 0.0 for e in rows for r in e.get("per_seed", {}).values())
-    n_runs = sum(len(e.get("per_seed", {})) for e in rows if e.get("kind") not in BASELINES)
+    trained = [e for e in trained if e.get("note") is None and e.get("derived_from") is None]
+    train_total = sum(r.get("run_seconds") or 0.0 for e in trained for r in e.get("per_seed", {}).values())
+    eval_total = sum(r.get("eval_seconds") or 0.0 for e in trained for r in e.get("per_seed", {}).values())
+    n_runs = sum(len(e.get("per_seed", {})) for e in trained if e.get("kind") not in BASELINES)
     compute = {"train_seconds_all_runs": train_total, "eval_seconds": eval_total, "n_runs": n_runs,
                "from_scratch_seconds": train_total + eval_total}
     cmd = [f"explorer bench quality --collection {collection} --seeds {len(seed_list)}"]

@@ -144,13 +144,18 @@ def build_model(ckpt: dict):
     # An inference-only release: the modules embed() never uses were left out (strip_for_release).
     # Every other key must load; the left-out modules are replaced by stubs that say so when called.
     res = model.load_state_dict(ckpt["model_state"], strict=False)
-    stray = [k for k in res.missing_keys if not any(k.startswith(f"{m}.") for m in dropped)]
+    stray = [k for k in res.missing_keys if not _in_modules(k, dropped)]
     if stray or res.unexpected_keys:
         raise ValueError(f"checkpoint state does not match the {ckpt['kind']} model: missing {stray[:5]}, "
                          f"unexpected {res.unexpected_keys[:5]}")
     for name in dropped:
         setattr(model, name, LeftOut(name, ckpt["kind"]))
     return model.eval()
+
+
+def _in_modules(key: str, modules) -> bool:
+    """Whether a state_dict key belongs to one of the named submodules."""
+    return any(key.startswith(f"{m}.") for m in modules)
 
 
 class LeftOut(torch.nn.Module):
@@ -179,9 +184,8 @@ def strip_for_release(ckpt: dict, inference_only: bool = False) -> dict:
         from .models import MODELS
 
         names = [m for m in getattr(MODELS[ckpt["kind"]][0], "training_only_modules", ())
-                 if any(k.startswith(f"{m}.") for k in ckpt["model_state"])]
+                 if any(_in_modules(k, [m]) for k in ckpt["model_state"])]
         if names:
-            out["model_state"] = {k: v for k, v in ckpt["model_state"].items()
-                                  if not any(k.startswith(f"{m}.") for m in names)}
+            out["model_state"] = {k: v for k, v in ckpt["model_state"].items() if not _in_modules(k, names)}
             out["inference_only"] = sorted(set(out.get("inference_only") or []) | set(names))
     return out

@@ -128,7 +128,6 @@ def cmd_release(args) -> int:
 
 def cmd_bench_quality(args) -> int:
     from .bench_quality import run_quality
-
     from .train import parse_overrides
 
     overrides: dict[str, dict] = {}
