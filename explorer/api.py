@@ -444,24 +444,37 @@ def list_checkpoints() -> list[dict]:
     return out
 
 
+def _within(path: Path, base: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(base.resolve())
+    except OSError:
+        return False
+
+
 def resolve_checkpoint(ref) -> Path:
-    """A checkpoint path from an id of ``list_checkpoints`` or a path (``CheckpointError`` if neither)."""
+    """A checkpoint path from an id of ``list_checkpoints`` or a path (``CheckpointError`` if neither).
+
+    Only files inside the listed checkpoint folders (shipped, runs, extra) are accepted, whatever the
+    ref says (``shipped/../../x`` or an absolute path elsewhere is refused): the app never loads a
+    file the pickers would not list.
+    """
     if ref is None or str(ref).strip() == "":
         raise CheckpointError("no checkpoint chosen: pick one in the sidebar, or train one on the Training page")
     if isinstance(ref, dict):
         ref = ref["path"]
     s = str(ref)
-    for prefix, base in (("shipped/", checkpoints_dir()), ("runs/", runs_dir())):
+    folders = [checkpoints_dir(), runs_dir(), *extra_checkpoint_dirs()]
+    candidates = []
+    for prefix, bases in (("shipped/", [checkpoints_dir()]), ("runs/", [runs_dir()]), ("extra/", extra_checkpoint_dirs())):
         if s.startswith(prefix):
-            p = base / s[len(prefix):]
-            if p.is_file():
-                return p
-    if s.startswith("extra/"):
-        for d in extra_checkpoint_dirs():
-            if (d / s[len("extra/"):]).is_file():
-                return d / s[len("extra/"):]
-    p = Path(s).expanduser()
-    if p.is_file():
+            candidates += [(b / s[len(prefix):], b) for b in bases]
+    candidates += [(Path(s).expanduser(), None)]
+    for p, base in candidates:
+        if not p.is_file():
+            continue
+        if not any(_within(p, b) for b in ([base] if base is not None else folders)):
+            raise CheckpointError(f"checkpoint {s!r} is outside the checkpoint folders (shipped, runs, extra); "
+                                  "only listed checkpoints can be opened")
         return p
     raise CheckpointError(f"no checkpoint {s!r} (it may have been deleted; pick another one in the sidebar)")
 

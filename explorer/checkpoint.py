@@ -105,7 +105,12 @@ def load(path: str | Path, map_location: str = "cpu") -> dict:
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated zip, pickle with classes, not a torch file at all
-        raise CheckpointError(f"{path} is not a readable explorer checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            # PyTorch suggests re-running with weights_only=False: never for a file we did not write.
+            why = "it holds pickled Python objects, which explorer never loads (weights only)"
+        else:
+            why = " ".join(str(e).split())[:160] or "unreadable"
+        raise CheckpointError(f"{path} is not a readable explorer checkpoint: {why}") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an explorer checkpoint (no format={FORMAT!r} key)")
     if ckpt.get("format_version", 0) > FORMAT_VERSION:
@@ -129,25 +134,37 @@ def read_summary(path: str | Path) -> dict:
     return summary(load(path), path)
 
 
-def build_model(ckpt: dict):
-    """Rebuild the model (eval mode) from a checkpoint dict alone (vsepp-style)."""
+def _mismatch(model: torch.nn.Module, state: dict, left_out: list[str]) -> str | None:
+    """One line saying how ``state`` differs from ``model``'s state dict, or None when it fits."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and not _in_modules(k, left_out)]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in state
+              if k in own and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)]
+    parts = [f"{len(v)} {what} (e.g. {', '.join(v[:2])})" for what, v in
+             (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)) if v]
+    return "; ".join(parts) or None
+
+
+def build_model(ckpt: dict, path: str | Path | None = None):
+    """Rebuild the model (eval mode) from a checkpoint dict alone (vsepp-style).
+
+    A state that does not fit the architecture its config describes raises ``CheckpointError`` with
+    one line naming the file, the kind and what does not match.
+    """
     from .models import MODELS, DataSpec
     from .models.base import config_from_dict
 
     model_cls, config_cls = MODELS[ckpt["kind"]]
     config = config_from_dict(config_cls, ckpt["config"])
     model = model_cls(config, DataSpec.from_dict(ckpt["data_spec"]))
+    # An inference-only release leaves out the modules embed() never uses (strip_for_release); every
+    # other key must load, and the left-out modules are replaced by stubs that say so when called.
     dropped = list(ckpt.get("inference_only") or [])
-    if not dropped:
-        model.load_state_dict(ckpt["model_state"])
-        return model.eval()
-    # An inference-only release: the modules embed() never uses were left out (strip_for_release).
-    # Every other key must load; the left-out modules are replaced by stubs that say so when called.
-    res = model.load_state_dict(ckpt["model_state"], strict=False)
-    stray = [k for k in res.missing_keys if not _in_modules(k, dropped)]
-    if stray or res.unexpected_keys:
-        raise ValueError(f"checkpoint state does not match the {ckpt['kind']} model: missing {stray[:5]}, "
-                         f"unexpected {res.unexpected_keys[:5]}")
+    problem = _mismatch(model, ckpt["model_state"], dropped)
+    if problem:
+        raise CheckpointError(f"{path or 'checkpoint'}: its {ckpt['kind']} weights do not fit the model its config describes: {problem}")
+    model.load_state_dict(ckpt["model_state"], strict=not dropped)
     for name in dropped:
         setattr(model, name, LeftOut(name, ckpt["kind"]))
     return model.eval()

@@ -27,12 +27,13 @@ def cmd_collections(args) -> int:
     names = args.names or list_collection_names()
     root = data_root(required=False)
     print(f"data root: {root if root else '(none: set EXPLORER_DATA)'}")
-    out = {}
+    out, failed = {}, []
     for name in names:
         try:
             coll = load_collection(name)
         except CollectionError as e:
-            print(f"{name}: not loadable: {e}")
+            print(f"{name}: not loadable: {e}", file=sys.stderr)
+            failed.append(name)
             continue
         counts = coll.counts()
         out[coll.name] = {"layout": coll.layout, "n_segments": len(coll), **counts, "skipped": len(coll.skipped)}
@@ -46,7 +47,8 @@ def cmd_collections(args) -> int:
                 print(f"  {cat:<32}{n:>6}")
     if args.json:
         _write_json(out, args.json)
-    return 0
+    # A collection that was asked for by name and cannot be loaded is an error (exit 2), not a listing.
+    return 2 if failed and args.names else 0
 
 
 def _write_json(obj: dict, target: str) -> None:

@@ -55,7 +55,7 @@ class LoadedModel:
         # function loading lazily): parameters made there would be inference tensors, unusable later
         # by the optimisation-based inversion, which needs autograd.
         with torch.inference_mode(False):
-            self.model = ckpt_io.build_model(self.ckpt).to(device)
+            self.model = ckpt_io.build_model(self.ckpt, self.path).to(device)
         text = self.ckpt.get("text")
         self.word_vectors = WordVectors.from_state(text) if text else None
         self.categories = (self.ckpt.get("collection") or {}).get("categories")

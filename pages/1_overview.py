@@ -25,7 +25,7 @@ with left:
     else:
         summary = ui.guard(lambda: api.collection_summary(ui.collection(coll_name)), what=f"Collection {coll_name!r}")
         if summary:
-            st.markdown(f"**{summary['name']}** — `{summary['root']}` ({summary['layout']} layout"
+            st.markdown(f"**{ui.esc(summary['name'])}** — {ui.esc(summary['root'])} ({summary['layout']} layout"
                         f"{', features only' if summary['features_only'] else ''})")
             c = st.columns(4)
             c[0].metric("Segments", f"{summary['n_segments']:,}")
@@ -48,30 +48,31 @@ with right:
     st.subheader("Model")
     ref = ctx["model"]
     if not ref:
-        st.warning("No model checkpoint yet: the shipped GAN-CLS checkpoint "
-                   "(checkpoints/gan_cls-flowers102_reed.pt) is not there and no training run has finished one.")
+        st.warning("No model checkpoint yet: the shipped GAN checkpoints "
+                   "(checkpoints/gan_proj-flowers102_reed.pt, gan_cls-flowers102_reed.pt) are not there and no "
+                   "training run has finished one.")
         st.page_link("pages/7_training.py", label="Start a training job", icon=":material/model_training:")
     else:
         card = ui.guard(ui.card, ref, what=f"Checkpoint {ref}")
         if card:
             m = card["metrics"]
             prog = card["progress"]
-            st.markdown(f"**{ui.entry(ref)['label'] if ui.entry(ref) else ref}** — kind `{card['kind']}`")
+            st.markdown(f"**{ui.esc(ui.entry(ref)['label'] if ui.entry(ref) else ref)}** — kind `{card['kind']}`")
             st.caption(card["description"])
             c = st.columns(3)
             c[0].metric("val P@10", f"{m['val_p@10']:.3f}" if "val_p@10" in m else "—")
             c[1].metric("val MAP", f"{m['val_map']:.3f}" if "val_map" in m else "—")
             c[2].metric("Epoch", f"{prog.get('epoch', '—')}/{prog.get('epochs', '—')}")
             trained = card["collection"].get("name")
-            lines = [f"Trained on **{trained}** ({card['collection'].get('n_segments', '?')} train segments)"
+            lines = [f"Trained on **{ui.esc(trained)}** ({card['collection'].get('n_segments', '?')} train segments)"
                      if trained else "Training collection unknown",
-                     f"{card['train_seconds'] / 60:.1f} min on {card['hardware']}" if card.get("train_seconds") else None,
+                     f"{card['train_seconds'] / 60:.1f} min on {ui.esc(card['hardware'])}" if card.get("train_seconds") else None,
                      f"created {card['created']}" if card.get("created") else None,
                      f"{card['bytes'] / 1e6:.1f} MB",
                      "generates images from transcripts" if card["generative"] else "no generator"]
             st.markdown(" · ".join(x for x in lines if x))
             if trained and coll_name and trained != coll_name:
-                st.info(f"This model was trained on {trained!r}; the pages show it on {coll_name!r}.")
+                st.info(f"This model was trained on {ui.esc(repr(trained))}; the pages show it on {ui.esc(repr(coll_name))}.")
             dims = ui.guard(ui.dims, ref, what="Embeddings")
             if dims:
                 st.caption("Embeddings: " + ", ".join(f"{k} {v}-d" for k, v in dims.items()))
@@ -94,7 +95,7 @@ if entries:
                                 "val MAP": st.column_config.NumberColumn(format="%.3f")})
     for e in entries:
         if not e["supported"]:
-            st.error(f"{e['label']}: {e['problem']}")
+            st.error(f"{ui.esc(e['label'])}: {ui.esc(e['problem'])}")
 else:
     st.info("No checkpoint found in checkpoints/, EXPLORER_CHECKPOINTS or the runs folder.")
 

@@ -59,8 +59,8 @@ with c3:
 with left:
     vocab = ui.guard(ui.check_transcript, ref, text)
     if vocab:
-        known = " ".join(f":green[{w}]" for w in vocab["known"])
-        unknown = " ".join(f":red[~~{w}~~]" for w in dict.fromkeys(vocab["unknown"]))
+        known = " ".join(f":green[{ui.esc(w)}]" for w in vocab["known"])
+        unknown = " ".join(f":red[~~{ui.esc(w)}~~]" for w in dict.fromkeys(vocab["unknown"]))
         st.markdown(f"**Words used** ({len(vocab['known'])}): {known}")
         if vocab["unknown"]:
             st.warning(f"Not in the model's vocabulary, so ignored ({len(vocab['unknown'])}): {unknown}")
@@ -79,7 +79,7 @@ with right:
         if img is not None:
             st.image(img, caption=f"Real keyframe of {info['id']} ({info['category']})", width=256)
         if info["video"]:
-            st.caption(f"Video: {info['video']}")
+            st.caption(f"Video: {ui.esc(info['video'])}")
         with st.expander("Its transcript", expanded=True):
             st.text(info["text"])
         if text.strip() != info["text"].strip():

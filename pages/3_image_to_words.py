@@ -46,7 +46,7 @@ if source == "Collection segment":
             if img is not None:
                 st.image(img, caption=f"{info['id']} ({info['category']})", width=256)
             if info["video"]:
-                st.caption(f"Video: {info['video']}")
+                st.caption(f"Video: {ui.esc(info['video'])}")
         with st.spinner("Inverting the generator…"):
             words = ui.guard(ui.segment_top_words, ref, coll, sid, k, method, what="Top words")
 else:
@@ -61,7 +61,7 @@ else:
                 preview = ui.guard(api.image_preview, data, what="Preview")
                 if preview is not None:
                     st.image(preview, width=256)
-                st.caption(f"{upload.name}: {info['format']}, {info['width']}x{info['height']}, mode {info['mode']}, "
+                st.caption(f"{ui.esc(upload.name)}: {info['format']}, {info['width']}x{info['height']}, mode {info['mode']}, "
                            f"{info['bytes'] / 1e3:.0f} kB (centre-cropped to 64x64 for the model)")
             with st.spinner("Inverting the generator…"):
                 words = ui.guard(ui.upload_top_words, ref, data, k, method, what="Top words")

@@ -116,10 +116,10 @@ with side_col:
         img = ui.guard(ui.keyframe, coll, first, 192)
         if img is not None:
             st.image(img, width=192)
-        st.markdown(f"**{info['id']}** · {info['category']} · {info['split']}")
+        st.markdown(f"**{ui.esc(info['id'])}** · {ui.esc(info['category'])} · {ui.esc(info['split'])}")
         if info["video"]:
-            st.caption(f"Video: {info['video']}")
-        st.caption(info["text"][:600])
+            st.caption(f"Video: {ui.esc(info['video'])}")
+        st.caption(ui.esc(info["text"][:600], keep_lines=True))
     else:
         st.info("Click a point, or drag a lasso / box (toolbar), to see keyframes and transcripts here.")
 

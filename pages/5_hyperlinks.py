@@ -31,7 +31,7 @@ if anchor:
         st.session_state["keep_hl_segment"] = anchor = None
 split = st.session_state.get("keep_hl_split")
 if split and split not in splits:
-    st.error(f"Unknown split {split!r} (this collection has: {', '.join(splits)}); using "
+    st.error(f"Unknown split {ui.esc(repr(split))} (this collection has: {ui.esc(', '.join(splits))}); using "
              f"{api.default_split(collection)!r}.")
     split = None
 if not split:
@@ -40,7 +40,7 @@ if not split:
         split = table["split"][api.segment_index(collection, anchor)]
 elif anchor and split != "all" and table["split"][api.segment_index(collection, anchor)] != split:
     anchor_split = table["split"][api.segment_index(collection, anchor)]
-    st.info(f"Anchor {anchor} is in the {anchor_split!r} split: showing that split.")
+    st.info(f"Anchor {ui.esc(anchor)} is in the {ui.esc(repr(anchor_split))} split: showing that split.")
     split = anchor_split
 st.session_state["keep_hl_split"] = split
 
@@ -50,7 +50,7 @@ others = [e["id"] for e in sorted(ui.ctx()["entries"], key=lambda e: e["collecti
 model2 = st.session_state.get("keep_hl_model2")
 if model2 and model2 not in others:
     if model2 != ref:
-        st.error(f"No usable checkpoint {model2!r} to compare with.")
+        st.error(f"No usable checkpoint {ui.esc(repr(model2))} to compare with.")
     st.session_state["keep_hl_model2"] = ""
 ui.default("keep_hl_model2", "")
 ui.default("keep_hl_k", 10)
@@ -97,18 +97,18 @@ with anchor_col:
         if img is not None:
             st.image(img, width=192)
     with a2:
-        st.markdown(f"**Anchor {info['id']}** · category **{info['category']}** · {info['split']} split")
+        st.markdown(f"**Anchor {ui.esc(info['id'])}** · category **{ui.esc(info['category'])}** · {ui.esc(info['split'])} split")
         if info["video"]:
-            st.markdown(f":material/movie: Video **{info['video_id']}**, {api.format_seconds(info['start'])} – "
+            st.markdown(f":material/movie: Video **{ui.esc(info['video_id'])}**, {api.format_seconds(info['start'])} – "
                         f"{api.format_seconds(info['end'])}")
-        st.caption(info["text"][:700])
+        st.caption(ui.esc(info["text"][:700], keep_lines=True))
 
 
 def show_model(model_ref: str) -> None:
     e = ui.entry(model_ref) or {}
-    st.markdown(f"#### {e.get('label', model_ref)}")
+    st.markdown(f"#### {ui.esc(e.get('label', model_ref))}")
     if e and not e["supported"]:
-        st.error(f"Cannot be used: {e['problem']}")
+        st.error(f"Cannot be used: {ui.esc(e['problem'])}")
         return
     with st.spinner(f"Ranking the {split!r} split (computed once per model and split, then cached)…"):
         res = ui.guard(ui.anchor_hyperlinks, model_ref, coll, anchor, split, k, what="Hyperlinks")

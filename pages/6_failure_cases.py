@@ -72,7 +72,7 @@ with d2:
 
 steal_col, worst_col = st.columns([2, 3], gap="large")
 with steal_col:
-    st.markdown(f"**Who takes the top-10 places of {category}'s anchors**")
+    st.markdown(f"**Who takes the top-10 places of {ui.esc(category)}'s anchors**")
     steal = ui.guard(ui.stealers, ref, coll, split, category, what="Confusion")
     if steal:
         labels = [("● " if s["own"] else "") + s["category"] for s in steal]
@@ -86,7 +86,7 @@ with steal_col:
         st.caption("● its own category (correct places); the others steal places.")
 
 with worst_col:
-    st.markdown(f"**The {n_worst} worst anchors of {category}** (lowest AP) and their top 10")
+    st.markdown(f"**The {n_worst} worst anchors of {ui.esc(category)}** (lowest AP) and their top 10")
     worst = ui.guard(ui.worst_anchors, ref, coll, split, category, n_worst, what="Worst anchors") or []
     for res in worst:
         a = res["anchor"]
@@ -97,9 +97,9 @@ with worst_col:
                 if img is not None:
                     st.image(img, width=96)
             with h2:
-                st.markdown(f"**{a['id']}** · AP {res['ap']:.3f} · P@10 {res['pk']:.2f}"
-                            + (f" · video {a['video']}" if a["video"] else ""))
-                st.caption(a["snippet"])
+                st.markdown(f"**{ui.esc(a['id'])}** · AP {res['ap']:.3f} · P@10 {res['pk']:.2f}"
+                            + (f" · video {ui.esc(a['video'])}" if a["video"] else ""))
+                st.caption(ui.esc(a["snippet"]))
                 st.page_link("pages/5_hyperlinks.py", label="Open in Hyperlinks", icon=":material/link:",
                              query_params={"collection": coll, "model": ref, "anchor": a["id"], "split": split})
             thumbs = [ui.thumb(coll, t["id"]) for t in res["targets"]]
@@ -109,7 +109,7 @@ with worst_col:
                     if thumbs[j]:
                         st.image(thumbs[j], width=56)
                     cat = str(t["category"])
-                    st.caption(("✓ " if t["relevant"] else "✗ ") + (cat if len(cat) <= 10 else cat[:9] + "…"),
+                    st.caption(("✓ " if t["relevant"] else "✗ ") + ui.esc(cat if len(cat) <= 10 else cat[:9] + "…"),
                                help=f"{t['id']} · {cat} · cosine {t['score']:.3f}")
 
 with st.expander("Confusion matrix of all categories (share of top-10 places)"):

@@ -60,7 +60,7 @@ if submitted:
             if job:
                 st.session_state["keep_tr_job"] = job.id
                 verb = "started" if job.status == "running" else job.status
-                st.success(f"Job {job.id} {verb}: {job.kind} on {job.collection}, run directory {job.run_dir}")
+                st.success(f"Job {job.id} {verb}: {job.kind} on {ui.esc(job.collection)}, run directory {ui.esc(job.run_dir)}")
 
 
 def _when(t) -> str:
@@ -120,20 +120,20 @@ def job_panel(i: int) -> None:
         st.rerun()  # the status changed: refresh the whole page (table, refresh timer)
     err = st.session_state.pop("_tr_error", None)
     if err:
-        st.error(err)
+        st.error(err)  # built from ui.message(), already escaped
     st.markdown(f"**Job {job.id}** · {STATUS_ICON.get(job.status, '')} **{job.status}** · {job.kind} on "
-                f"{Path(job.collection).name} · {job.epochs} epochs · device {job.device} · seed {job.seed}"
+                f"{ui.esc(Path(job.collection).name)} · {job.epochs} epochs · device {job.device} · seed {job.seed}"
                 + (f" · pid {job.pid}" if job.status == "running" else ""))
-    st.caption(f"Run directory: `{job.run_dir}`" + (f" · overrides {job.config_overrides}" if job.config_overrides else ""))
+    st.caption(f"Run directory: {ui.esc(job.run_dir)}" + (f" · overrides {ui.esc(job.config_overrides)}" if job.config_overrides else ""))
     last = job.last_good()
     if job.status == "failed":
-        st.error(f"Failed: {job.message}")
+        st.error(f"Failed: {ui.esc(job.message)}")
     elif job.status == "cancelled":
         st.warning(f"Cancelled. {'Last good checkpoint: epoch ' + str(last['epoch']) + ', step ' + str(last['global_step']) if last else 'No checkpoint was written.'}")
     elif job.status == "finished":
-        st.success("Finished: its checkpoint is in the sidebar's model picker." + (f" ({job.message})" if job.message else ""))
+        st.success("Finished: its checkpoint is in the sidebar's model picker." + (f" ({ui.esc(job.message)})" if job.message else ""))
     elif job.status == "queued":
-        st.info(store.queue_reason(job) or "queued")
+        st.info(ui.esc(store.queue_reason(job) or "queued"))
     b = st.columns(4)
     if job.active:
         b[0].button("Cancel", key=f"cancel_{job.id}", on_click=_cancel, args=(job.id,), type="primary")

@@ -18,10 +18,25 @@ USER_ERRORS = (ValueError, KeyError, OSError, RuntimeError)
 # --------------------------------------------------------------------------------------- messages
 
 
+_MD_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~:$=&")
+
+
+def esc(value, keep_lines: bool = False) -> str:
+    """Text from users, URLs or collections, made inert inside Streamlit Markdown (st.markdown, st.caption,
+    st.error, ...): every character that Markdown, GitHub-style autolinks, Streamlit's directives
+    (``:green[...]``, ``:material/...:``) or LaTeX (``$``) would interpret is backslash-escaped, so a
+    ``[link](http://...)`` or ``![](http://...)`` shows as the characters it is and nothing is fetched.
+    Newlines become spaces, or Markdown line breaks with ``keep_lines``."""
+    lines = str(value).splitlines() or [""]
+    safe = ["".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in " ".join(line.split())) for line in lines]
+    return "  \n".join(safe) if keep_lines else " ".join(safe)
+
+
 def message(e: BaseException) -> str:
-    """A user-facing one-line message for an exception (no traceback, no quoting of KeyError)."""
+    """A user-facing one-line message for an exception (no traceback, no quoting of KeyError), escaped
+    for Markdown (it may quote a URL parameter, a file name or a collection's text)."""
     text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-    return str(text) or type(e).__name__
+    return esc(str(text) or type(e).__name__)
 
 
 def guard(fn: Callable, *args, what: str | None = None, **kwargs) -> Any:
@@ -29,7 +44,7 @@ def guard(fn: Callable, *args, what: str | None = None, **kwargs) -> Any:
     try:
         return fn(*args, **kwargs)
     except USER_ERRORS as e:
-        st.error((f"{what}: " if what else "") + message(e))
+        st.error((f"{esc(what)}: " if what else "") + message(e))
         return None
 
 
@@ -412,7 +427,7 @@ def require_collection() -> str:
     try:
         collection(coll)
     except USER_ERRORS as e:
-        st.error(f"Collection {coll!r} cannot be loaded: {message(e)}")
+        st.error(f"Collection {esc(repr(coll))} cannot be loaded: {message(e)}")
         st.stop()
     return coll
 
@@ -421,21 +436,22 @@ def require_model(generative: bool = False) -> str:
     """The chosen checkpoint, loaded; otherwise a clear message (and a pointer to Training) and stop."""
     ref = ctx()["model"]
     if not ref:
-        st.warning("No model checkpoint yet. The shipped GAN-CLS checkpoint "
-                   "(checkpoints/gan_cls-flowers102_reed.pt) is not there, and no training run has one.")
+        st.warning("No model checkpoint yet. The shipped GAN checkpoints "
+                   "(checkpoints/gan_proj-flowers102_reed.pt, gan_cls-flowers102_reed.pt) are not there, and no "
+                   "training run has one.")
         st.page_link("pages/7_training.py", label="Train a model on the Training page", icon=":material/model_training:")
         st.stop()
     e = entry(ref)
     if e is not None and not e["supported"]:
-        st.error(f"Checkpoint {e['label']} cannot be used: {e['problem']}. Pick another one in the sidebar.")
+        st.error(f"Checkpoint {esc(e['label'])} cannot be used: {esc(e['problem'])}. Pick another one in the sidebar.")
         st.stop()
     try:
         lm = model(ref)
     except USER_ERRORS as err:
-        st.error(f"Checkpoint {ref} cannot be loaded: {message(err)}")
+        st.error(f"Checkpoint {esc(ref)} cannot be loaded: {message(err)}")
         st.stop()
     if generative and not hasattr(lm.model, "generate"):
-        st.info(f"{ref} is a {lm.kind!r} model, which has no generator. This page needs a GAN-CLS checkpoint: "
+        st.info(f"{esc(ref)} is a {lm.kind!r} model, which has no generator. This page needs a GAN checkpoint (gan_proj or gan_cls): "
                 "pick one in the sidebar.")
         st.stop()
     return ref
@@ -445,9 +461,9 @@ def model_note(ref, coll: str) -> None:
     """A caption naming the model, and a warning when it was trained on another collection."""
     e = entry(ref) or {}
     trained = e.get("collection")
-    text = f"Model: **{e.get('label', ref)}**"
+    text = f"Model: **{esc(e.get('label', ref))}**"
     if trained and trained != coll:
-        text += f" — trained on *{trained}*, shown on *{coll}*"
+        text += f" — trained on *{esc(trained)}*, shown on *{esc(coll)}*"
     st.caption(text)
 
 

@@ -55,9 +55,10 @@ def app_data(tmp_path_factory, session_cache):
     _add_video_times(data / "clips")
     ckpts = root / "ckpts"
     ckpts.mkdir()
-    old_env = {k: os.environ.get(k) for k in ("EXPLORER_CACHE", "EXPLORER_DATA")}
+    old_env = {k: os.environ.get(k) for k in ("EXPLORER_CACHE", "EXPLORER_DATA", "EXPLORER_CHECKPOINTS")}
     os.environ["EXPLORER_CACHE"] = str(session_cache)
     os.environ["EXPLORER_DATA"] = str(data)
+    os.environ["EXPLORER_CHECKPOINTS"] = str(ckpts)  # the api opens only checkpoints in listed folders
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small convolutions: one thread is faster, and fair to a loaded machine
     try:

@@ -300,3 +300,38 @@ def test_every_page_with_a_crossmodal_feature_model(app_env, tmp_path, monkeypat
     assert set(at.multiselect(key="keep_js_modalities").options) == {"image", "text", "joint"}
     at.switch_page("pages/5_hyperlinks.py").run()
     assert "P@10" in texts(at)
+
+
+def _unescaped(text: str) -> str:
+    """What is left of Markdown source once every backslash-escaped character is removed."""
+    import re
+
+    return re.sub(r"\\.", "", text)
+
+
+def test_url_and_collection_text_are_never_rendered_as_markdown(app_env, tmp_path, monkeypatch):
+    """A link in a URL parameter, and a link + image in a transcript, reach the page escaped: no
+    clickable link, no image fetched by the browser (tests/test_browser.py checks the rendered page)."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(app_env["data"] / "tiny", data / "tiny")
+    evil = "[Session expired: log in again](http://evil.example/login) ![x](http://evil.example/pixel.png) :red[alarm] $x^2$"
+    (data / "tiny" / "rose_009.txt").write_text("red layered petals\n" + evil + "\n")
+    monkeypatch.setenv("EXPLORER_DATA", str(data))
+
+    at = open_app(None, {"collection": "tiny", "model": app_env["ckpt_id"], "anchor": evil, "split": "test"})
+    at.switch_page("pages/5_hyperlinks.py").run()
+    msgs = errors(at)
+    assert msgs and any("Session expired" in m for m in msgs)  # the bad anchor is named...
+    for m in msgs:
+        rest = _unescaped(m)  # ...but every Markdown character of it is escaped
+        assert "](" not in rest and "[" not in rest and "http://" not in m and "$" not in rest, m
+
+    at = open_app(None, {"collection": "tiny", "model": app_env["ckpt_id"], "anchor": "rose_009", "split": "test"})
+    at.switch_page("pages/5_hyperlinks.py").run()
+    shown = [c.value for c in at.caption if "Session expired" in c.value]
+    assert shown, "the transcript is shown"
+    for c in shown:
+        rest = _unescaped(c)
+        assert "](" not in rest and "![" not in rest and ":red[" not in rest and "$" not in rest, c

@@ -33,6 +33,20 @@ def test_explorer_package_never_imports_streamlit():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
+def test_checkpoint_refs_are_confined_to_the_listed_folders(app_env, tmp_path):
+    import shutil
+
+    outside = tmp_path / "elsewhere" / "gan_cls-tiny.pt"
+    outside.parent.mkdir()
+    shutil.copy2(app_env["ckpt"], outside)
+    for ref in (str(outside), "extra/../elsewhere/gan_cls-tiny.pt", f"shipped/../../{outside.relative_to(outside.anchor)}"):
+        with pytest.raises(CheckpointError, match="outside the checkpoint folders|no checkpoint"):
+            api.resolve_checkpoint(ref)
+    with pytest.raises(CheckpointError, match="outside the checkpoint folders"):
+        api.resolve_checkpoint(str(outside))
+    assert api.resolve_checkpoint(str(app_env["ckpt"])) == app_env["ckpt"]  # a listed file by its path is fine
+
+
 def test_listings_and_defaults(app_env):
     assert api.list_collections() == ["clips", "tiny"]
     assert api.default_collection() in ("clips", "tiny")
@@ -116,7 +130,10 @@ def test_missing_collection_and_bad_checkpoints(app_env, tmp_path):
         api.resolve_checkpoint("extra/missing.pt")
     with pytest.raises(CheckpointError, match="no checkpoint chosen"):
         api.resolve_checkpoint(None)
-    junk = tmp_path / "junk.pt"
+    from explorer.paths import runs_dir
+
+    junk = runs_dir() / "junk.pt"  # inside a listed folder: opened, and refused for what it is
+    junk.parent.mkdir(parents=True, exist_ok=True)
     junk.write_bytes(b"not a checkpoint at all")
     with pytest.raises(CheckpointError, match="not a readable explorer checkpoint"):
         api.model(str(junk))

@@ -15,6 +15,12 @@ def test_collections_lists_counts(tiny_collection, capsys):
     assert "48 segments (train 32, val 8, test 8), 4 categories" in out and "sunflower" in out
 
 
+def test_collections_naming_an_unloadable_one_fails(tiny_collection, tmp_path, capsys):
+    assert main(["collections", str(tmp_path / "BAD")]) == 2
+    assert "BAD: not loadable" in capsys.readouterr().err
+    assert main(["collections", str(tiny_collection), str(tmp_path / "BAD")]) == 2  # one bad name is enough
+
+
 def test_eval_text_only_json_schema(tiny_collection, tmp_path, capsys):
     out = tmp_path / "r.json"
     assert main(["eval", "text-only", "--collection", str(tiny_collection), "--split", "val", "--json", str(out)]) == 0

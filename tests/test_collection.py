@@ -82,6 +82,19 @@ def test_pairs_tsv_duplicate_ids_and_missing_images(tmp_path):
         load_collection(root)
 
 
+@pytest.mark.parametrize("column, value", [("text_path", "/etc/passwd"), ("text_path", "../outside.txt"),
+                                           ("image_path", "sub/../../outside.png"), ("image_path", "C:\\x.png")])
+def test_pairs_tsv_paths_outside_the_collection_are_refused_naming_the_row(tmp_path, column, value):
+    root = make_folder_collection(tmp_path / "c", per_category=2)
+    (tmp_path / "outside.txt").write_text("a secret\n")
+    (tmp_path / "outside.png").write_bytes((root / "rose_000.png").read_bytes())
+    row = {"id": "a", "category": "rose", "image_path": "rose_000.png", "text_path": "rose_000.txt", "split": "train"}
+    row[column] = value
+    (root / "pairs.tsv").write_text("id\tcategory\timage_path\ttext_path\tsplit\n" + "\t".join(row.values()) + "\n")
+    with pytest.raises(CollectionError, match=rf"line 2 \(segment 'a', {column}\): path .* is outside the collection folder"):
+        load_collection(root)
+
+
 def test_unknown_collection_name_lists_known(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_DATA", str(tmp_path))
     make_folder_collection(tmp_path / "mine", per_category=1)

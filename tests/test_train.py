@@ -103,3 +103,31 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     torch.save({"format": "explorer-checkpoint", "format_version": 1, "kind": "mystery"}, bad)
     with pytest.raises(ckpt_io.CheckpointError, match="unknown model kind 'mystery'"):
         ckpt_io.load(bad)
+
+
+class _Pickled:  # a class: torch.save pickles it, weights_only loading refuses it
+    pass
+
+
+def test_pickled_file_is_refused_without_pytorchs_unsafe_hint(tmp_path):
+    bad = tmp_path / "pickled.pt"
+    torch.save({"format": "explorer-checkpoint", "obj": _Pickled()}, bad)
+    with pytest.raises(ckpt_io.CheckpointError) as info:
+        ckpt_io.load(bad)
+    msg = str(info.value)
+    assert "pickled Python objects" in msg and "weights_only=False" not in msg and "\n" not in msg
+
+
+def test_state_dict_mismatch_is_one_line_naming_file_kind_and_keys(tiny_collection, tmp_path):
+    run = train("gan_cls", str(tiny_collection), epochs=1, device="cpu", out=tmp_path / "r", overrides=FAST,
+                progress_bar=False, max_steps=1)
+    ckpt = ckpt_io.load(run / "latest.pt")
+    ckpt["config"]["embed_channels"] = 128  # the weights are for 256 maps
+    path = ckpt_io.save(ckpt, tmp_path / "mismatch.pt")
+    from explorer.evaluate import LoadedModel
+
+    with pytest.raises(ckpt_io.CheckpointError) as info:
+        LoadedModel(path)
+    msg = str(info.value)
+    assert "\n" not in msg and len(msg) < 600, msg
+    assert str(path) in msg and "gan_cls" in msg and "shape mismatches" in msg and "D.joint_conv.weight" in msg

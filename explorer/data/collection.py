@@ -23,7 +23,7 @@ import csv
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath, PureWindowsPath
 
 import numpy as np
 
@@ -198,6 +198,18 @@ def _read_tsv(path: Path) -> list[dict[str, str]]:
     return rows
 
 
+def _inside(root: Path, rel: str, where: str) -> Path:
+    """``root / rel`` for a path listed in a collection file, refusing anything that leaves ``root``.
+
+    Checked lexically (no symlink resolution): an absolute path, a drive, or a ``..`` component is
+    refused, so a collection's table can never make the tool read (and show) a file outside it.
+    """
+    pure = PurePath(rel.replace("\\", "/"))
+    if pure.is_absolute() or pure.drive or PureWindowsPath(rel).drive or ".." in pure.parts:
+        raise CollectionError(f"{where}: path {rel!r} is outside the collection folder (only paths inside it are read)")
+    return root / pure
+
+
 # --------------------------------------------------------------------------------------------- loaders
 
 
@@ -221,14 +233,15 @@ def load_pairs_tsv(root: Path, name: str | None = None) -> Collection:
         if not img_rel:
             skipped.append(f"{sid}: no image listed")
             continue
-        img = root / img_rel
+        img = _inside(root, img_rel, f"{tsv} line {n} (segment {sid!r}, image_path)")
         if not img.is_file():
             skipped.append(f"{sid}: image file missing ({img_rel})")
             continue
         txt_rel = (row.get("text_path") or "").strip()
         if not txt_rel:
             raise CollectionError(f"{tsv} line {n}: segment {sid!r} has no text_path")
-        text = _normalise_transcript(_read_text(root / txt_rel, f"transcript of {sid!r}"))
+        txt = _inside(root, txt_rel, f"{tsv} line {n} (segment {sid!r}, text_path)")
+        text = _normalise_transcript(_read_text(txt, f"transcript of {sid!r}"))
         if not text:
             raise CollectionError(f"{tsv} line {n}: transcript of {sid!r} ({txt_rel}) is empty")
         split_raw = (row.get("split") or "").strip()
