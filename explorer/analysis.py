@@ -2,6 +2,7 @@
 
 - ``mean_hue`` / ``hue_share``: circular mean hue, and the share of coloured pixels in a hue range, of
   a batch of images; they check that the generator turns colour words into colour (paper's Table 1).
+- ``colour_share``: the share of pixels showing a named colour (hue range, or white).
 - ``topwords_quality``: for each image of a split, the inverted generator's top-k words (paper's Table 3)
   are compared with the words of the image's own transcript: *hit rate* (share of images whose top-k
   contains at least one of their transcript's content words) and *precision* (share of the top-k words
@@ -42,6 +43,27 @@ def hue_share(images_uint8: np.ndarray, lo: float, hi: float, min_saturation: fl
     hue, sat, val = hsv[..., 0] * 360.0 / 255.0, hsv[..., 1] / 255.0, hsv[..., 2] / 255.0
     coloured = (sat > min_saturation) & (val > min_value)
     return float(((hue >= lo) & (hue < hi) & coloured).mean())
+
+
+# Hue ranges (degrees) of colour words, for checking that a generator respects them; "white" is
+# low saturation and high value instead of a hue.
+COLOUR_HUES = {"red": (345.0, 15.0), "orange": (15.0, 40.0), "yellow": (40.0, 70.0), "purple": (250.0, 300.0),
+               "pink": (300.0, 345.0)}
+
+
+def colour_share(images_uint8: np.ndarray, colour: str) -> float:
+    """Share of pixels of (N, H, W, 3) uint8 images that show ``colour`` (a key of COLOUR_HUES, or "white")."""
+    if colour == "white":
+        from PIL import Image
+
+        hsv = np.stack([np.asarray(Image.fromarray(img).convert("HSV"), dtype=np.float64) for img in images_uint8])
+        return float(((hsv[..., 1] / 255.0 < 0.2) & (hsv[..., 2] / 255.0 > 0.75)).mean())
+    if colour not in COLOUR_HUES:
+        raise ValueError(f"unknown colour {colour!r} (known: white, {', '.join(COLOUR_HUES)})")
+    lo, hi = COLOUR_HUES[colour]
+    if lo > hi:  # the range wraps around 0 degrees
+        return hue_share(images_uint8, lo, 360.0) + hue_share(images_uint8, 0.0, hi)
+    return hue_share(images_uint8, lo, hi)
 
 
 def hue_distance(a: float, b: float) -> float:

@@ -23,7 +23,7 @@ from . import checkpoint as ckpt_io
 from .checkpoint import CheckpointError
 from .data.collection import Collection, CollectionError, list_collection_names, load_collection, resolve_collection_path
 from .data.images import MAX_PIXELS, ImageInputError, image_to_uint8, keyframes_uint8, load_rgb, to_model_range
-from .data.text import OutOfVocabularyError, tokenize
+from .data.text import STOPWORDS, OutOfVocabularyError, tokenize
 from .evaluate import LoadedModel
 from .paths import DataRootError, checkpoints_dir, data_root, runs_dir
 
@@ -103,11 +103,48 @@ def invert_image(path, image, method: str = "transposed", steps: int = 200) -> n
     return vec[0].cpu().numpy()
 
 
-def top_words(path, image, k: int = 15, method: str = "transposed", skip_stopwords: bool = True) -> list[tuple[str, float]]:
-    """The k vocabulary words nearest (cosine) to the image's inverted text vector (paper's Table 3)."""
+def topword_methods(path) -> tuple[str, ...]:
+    """The top-words methods of a generative checkpoint's kind, best measured first (the default)."""
+    return tuple(type(_generative(path).model).topword_methods)
+
+
+# Crossmodal top words rank only the this-many most frequent training words (word2vec's vocabulary is
+# sorted by frequency): rare words and typos ("puirple") have extreme single-word vectors. Chosen on
+# val in bench/bench_gan_proj.py (bench/results/gan_proj.md).
+CROSSMODAL_VOCAB = 1000
+
+
+def crossmodal_top_words(lm: LoadedModel, images: torch.Tensor, k: int = 15, skip_stopwords: bool = True,
+                         vocab_limit: int | None = CROSSMODAL_VOCAB) -> list[list[tuple[str, float]]]:
+    """Per image (B, 3, 64, 64): the k vocabulary words whose text part of D's 1x1 conv is closest
+    (cosine) to the image's image part (kinds with ``word_scores``, e.g. gan_proj), among the
+    ``vocab_limit`` most frequent words (None: all)."""
+    wv = lm.word_vectors
+    keep = np.array([not (skip_stopwords and w in STOPWORDS) for w in wv.vocab])
+    if vocab_limit is not None:
+        keep[vocab_limit:] = False
+    with torch.inference_mode():
+        scores = lm.model.word_scores(images.to(lm.device), torch.from_numpy(wv.vectors).float().to(lm.device)).cpu().numpy()
+    scores[:, ~keep] = -np.inf
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return [[(wv.vocab[j], float(row[j])) for j in idx] for row, idx in zip(scores, order)]
+
+
+def top_words(path, image, k: int = 15, method: str | None = None, skip_stopwords: bool = True) -> list[tuple[str, float]]:
+    """The k top words of an image (paper's Table 3) by ``method`` (default: the kind's best measured one).
+
+    ``transposed`` / ``optimise`` (gan_cls): vocabulary words nearest to the inverted generator's text
+    vector; ``crossmodal`` (gan_proj): words ranked by D's aligned image and text parts.
+    """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+    methods = topword_methods(path)
+    method = method or methods[0]
+    if method not in methods:
+        raise ValueError(f"{Path(path).name} has no top-words method {method!r} (its methods: {', '.join(methods)})")
     lm = _generative(path)
+    if method == "crossmodal":
+        return crossmodal_top_words(lm, image_tensor(image), k=k, skip_stopwords=skip_stopwords)[0]
     return lm.word_vectors.nearest(invert_image(path, image, method), k=k, skip_stopwords=skip_stopwords)
 
 
@@ -630,13 +667,13 @@ def image_preview(data: bytes, max_side: int = 256) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
-def image_top_words(ref, image, k: int = 15, method: str = "transposed") -> list[dict]:
+def image_top_words(ref, image, k: int = 15, method: str | None = None) -> list[dict]:
     """``top_words`` as rows: [{"rank", "word", "cosine"}]; ``image``: segment keyframe path, bytes or array."""
     words = top_words(model_path(ref), image, k=k, method=method)
     return [{"rank": r, "word": w, "cosine": float(s)} for r, (w, s) in enumerate(words, 1)]
 
 
-def segment_top_words(ref, collection, segment, k: int = 15, method: str = "transposed") -> list[dict]:
+def segment_top_words(ref, collection, segment, k: int = 15, method: str | None = None) -> list[dict]:
     coll = _coll(collection)
     s = coll.segments[segment_index(coll, segment)]
     if s.image_path is None:

@@ -17,7 +17,9 @@ from . import __version__
 def _default_checkpoint() -> str:
     from .paths import checkpoints_dir
 
-    return str(checkpoints_dir() / "gan_cls-flowers102_reed.pt")
+    # The app's and CLI's default GAN: gan_proj when shipped, else the paper-faithful gan_cls.
+    proj = checkpoints_dir() / "gan_proj-flowers102_reed.pt"
+    return str(proj if proj.exists() else checkpoints_dir() / "gan_cls-flowers102_reed.pt")
 
 
 def cmd_collections(args) -> int:
@@ -94,11 +96,12 @@ def cmd_generate(args) -> int:
 
 
 def cmd_topwords(args) -> int:
-    from .api import top_words
+    from .api import top_words, topword_methods
 
-    words = top_words(args.checkpoint, args.image, k=args.k, method=args.method)
+    method = args.method or topword_methods(args.checkpoint)[0]
+    words = top_words(args.checkpoint, args.image, k=args.k, method=method)
     if args.json:
-        _write_json({"image": args.image, "method": args.method, "words": [{"word": w, "cosine": s} for w, s in words]}, args.json)
+        _write_json({"image": args.image, "method": method, "words": [{"word": w, "cosine": s} for w, s in words]}, args.json)
     else:
         for rank, (w, s) in enumerate(words, 1):
             print(f"{rank:>3}  {w:<20}{s:+.3f}")
@@ -110,7 +113,11 @@ def cmd_release(args) -> int:
     from .evaluate import evaluate
     from .modelcard import model_card
 
+    from .train import parse_overrides
+
     ckpt = ckpt_io.strip_for_release(ckpt_io.load(args.source), inference_only=not args.full)
+    # Evaluation-time options chosen on val (e.g. gan_proj embed_pool): written into the released config.
+    ckpt["config"] = {**ckpt["config"], **parse_overrides(args.set)}
     name = ckpt["collection"]["name"]
     # Release-time metrics: val (what the run selected on) and test (reported, never selected on).
     ckpt_io.save(ckpt, args.dest)
@@ -200,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("checkpoint", nargs="?", default=_default_checkpoint())
     s.add_argument("image")
     s.add_argument("--k", type=int, default=15)
-    s.add_argument("--method", default="transposed", choices=["transposed", "optimise"])
+    s.add_argument("--method", default=None, choices=["transposed", "optimise", "crossmodal"],
+                   help="default: the checkpoint kind's best measured method (gan_cls: transposed, gan_proj: crossmodal)")
     s.add_argument("--json", help="write the words as JSON here ('-' = stdout)")
     s.set_defaults(func=cmd_topwords)
 
@@ -208,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("source")
     s.add_argument("dest", help="e.g. checkpoints/KIND-COLLECTION.pt; a model card KIND-COLLECTION.md is written beside it")
     s.add_argument("--notes", default="", help="free text for the model card (what was tried, caveats)")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="evaluation-time config option for the released file (e.g. embed_pool=mean); repeatable")
     s.add_argument("--full", action="store_true",
                    help="keep the modules embedding never uses (discriminators, decoders); default: leave them out")
     s.set_defaults(func=cmd_release)

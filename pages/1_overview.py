@@ -9,9 +9,11 @@ from pages import _shared as ui
 ui.frame("overview")
 
 st.title("Multimodal video hyperlinking explorer")
-st.caption("Keyframe + transcript representations learned with GANs (Vukotić et al., ICMR 2017): the GAN-CLS "
+st.caption("Keyframe + transcript representations learned with GANs (Vukotić et al., ICMR 2017): the "
            "discriminator's 1x1-convolution output is the multimodal embedding, its generator visualises "
-           "transcripts, and the inverted generator gives an image's top words.")
+           "transcripts, and the inverted generator gives an image's top words. The default GAN is gan_proj "
+           "(GAN-CLS with a projected, contrastive discriminator, which learns on a CPU); gan_cls is the "
+           "paper-faithful one.")
 
 ctx = ui.ctx()
 coll_name = ctx["collection"]

@@ -9,7 +9,8 @@ from pages import _shared as ui
 ui.frame("imagery")
 
 st.title("Transcript → imagery")
-st.caption("The GAN-CLS generator draws images for a transcript (averaged word2vec of its known words + noise). "
+st.caption("The GAN's generator draws images for a transcript (averaged word2vec of its known words + noise; "
+           "one image per noise draw). "
            "Type any transcript, or pick a segment to see its real keyframe beside the generated images.")
 
 coll = ui.require_collection()

@@ -10,9 +10,10 @@ from pages import _shared as ui
 ui.frame("topwords")
 
 st.title("Image → top words")
-st.caption("The inverted generator maps an image back to the 100-d text space; the vocabulary words nearest "
-           "(cosine) to that vector are its top words. Pick a segment to compare them with its real transcript, "
-           "or upload any image.")
+st.caption("An image's top words: for the paper's GAN-CLS, the inverted generator maps the image back to the "
+           "100-d text space and the nearest vocabulary words are listed; for gan_proj, the discriminator's "
+           "aligned image and text parts rank the vocabulary. Pick a segment to compare them with its real "
+           "transcript, or upload any image.")
 
 coll = ui.require_collection()
 ref = ui.require_model(generative=True)
@@ -20,7 +21,9 @@ ui.model_note(ref, coll)
 
 ui.default("keep_i2w_source", "Collection segment")
 ui.default("keep_i2w_k", 15)
-ui.default("keep_i2w_method", "transposed")
+methods = ui.guard(lambda: api.topword_methods(api.model_path(ref)), what="Top-words methods") or ("transposed",)
+if st.session_state.get("keep_i2w_method") not in methods:
+    st.session_state["keep_i2w_method"] = methods[0]  # the kind's best measured method
 
 c1, c2, c3 = st.columns([2, 2, 2])
 with c1:
@@ -28,9 +31,11 @@ with c1:
 with c2:
     k = st.slider("Top words", 5, 50, key="keep_i2w_k")
 with c3:
-    method = st.radio("Inversion", ["transposed", "optimise"], key="keep_i2w_method", horizontal=True,
-                      help="transposed: the paper's inverted generator (instant). optimise: gradient descent on "
-                           "the text vector so that G reconstructs the image (a few seconds on a CPU).")
+    method = st.radio("Method", list(methods), key="keep_i2w_method", horizontal=True,
+                      help="crossmodal (gan_proj): words ranked by the discriminator's aligned image and text parts "
+                           "(instant; best measured, bench/results/gan_proj.md). transposed (gan_cls): the paper's "
+                           "inverted generator (instant). optimise (gan_cls): gradient descent on the text vector so "
+                           "that G reconstructs the image (1-4 minutes on a 2-core CPU).")
 
 image_col, words_col, text_col = st.columns([2, 3, 3], gap="large")
 words = None

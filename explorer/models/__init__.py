@@ -9,11 +9,13 @@ from .contrastive import Contrastive, ContrastiveConfig
 from .corrae import CorrAE, CorrAEConfig
 from .dcca import DCCA, DCCAConfig
 from .gan_cls import GanCls, GanClsConfig
+from .gan_proj import GanProj, GanProjConfig
 from .kcca import Kcca, KccaConfig
 from .multimodal_ae import MultimodalAE, MultimodalAEConfig
 
 MODELS = {
     "gan_cls": (GanCls, GanClsConfig),
+    "gan_proj": (GanProj, GanProjConfig),
     "cca": (Cca, CcaConfig),
     "kcca": (Kcca, KccaConfig),
     "cfa": (Cfa, CfaConfig),

@@ -60,6 +60,9 @@ class MultimodalModel(nn.Module):
     wants_pixels: ClassVar[bool] = False
     #: submodules ``embed`` never uses (discriminators, decoders): ``explorer release`` leaves them out
     training_only_modules: ClassVar[tuple[str, ...]] = ()
+    #: generative kinds (with ``generate(text, z)``): how they name an image's top words, best first
+    #: (``explorer.api.top_words``); empty for kinds without a generator
+    topword_methods: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config, spec: DataSpec):
         super().__init__()
