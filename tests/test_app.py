@@ -335,3 +335,12 @@ def test_url_and_collection_text_are_never_rendered_as_markdown(app_env, tmp_pat
     for c in shown:
         rest = _unescaped(c)
         assert "](" not in rest and "![" not in rest and ":red[" not in rest and "$" not in rest, c
+
+
+def test_the_private_streamlit_flag_the_app_relies_on_still_exists():
+    """pages/_shared.py leaves Streamlit's legacy multipage mode through ``PagesManager.uses_pages_directory``
+    (not public API; streamlit is bounded above in pyproject.toml for that reason). If this fails after an
+    upgrade, the direct-URL handling in ``_shared._leave_legacy_multipage_mode`` needs another way."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    assert hasattr(PagesManager, "uses_pages_directory"), "streamlit removed PagesManager.uses_pages_directory"
