@@ -17,10 +17,16 @@ the table up to date:
 
 Processes are started with ``start_new_session=True`` (own process group: a browser refresh, an app
 restart or a Ctrl-C in the app's terminal leaves them running), stdout and stderr appended to
-``train.log`` in the run directory. ``cancel`` sends SIGTERM to the process group, then SIGKILL after
-a grace period; checkpoints are written atomically, so the run's ``latest.pt`` stays loadable and
-``resume`` starts a new process with ``explorer train --resume RUN_DIR``. A pid is only trusted with
-its process start time (``/proc/PID/stat``), so a recycled pid is never mistaken for the job.
+``train.log`` in the run directory, and always *outside* a database transaction: ``reconcile`` claims
+the jobs to start (``running``, no pid yet) in one short transaction, starts them, then records their
+pids in another. ``cancel`` sends SIGTERM to the process group and returns at once (``wait`` seconds
+at most); ``reconcile`` sends SIGKILL when the process outlives ``cancel_grace`` seconds. Checkpoints
+are written atomically, so the run's ``latest.pt`` stays loadable and ``resume`` starts a new process
+with ``explorer train --resume RUN_DIR``. A pid is only trusted with its process creation time
+(psutil), so a recycled pid is never mistaken for the job.
+
+The database carries a schema version (``PRAGMA user_version``); ``MIGRATIONS`` brings an older file
+up to date when a store opens it, and a file written by a newer explorer is refused.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
+import psutil
+
 from .paths import REPO_ROOT, runs_dir
 
 STATUSES = ("queued", "running", "finished", "failed", "cancelled")
@@ -45,7 +53,10 @@ ACTIVE = ("queued", "running")
 DEVICES = ("auto", "cpu", "cuda")
 LOG_NAME = "train.log"
 
-_SCHEMA = """
+# Schema migrations: MIGRATIONS[i] takes a database from version i to i + 1 (PRAGMA user_version).
+# Version 1 is the first schema; a file made before versioning (user_version 0 with a jobs table)
+# already has it, so its migration is idempotent. Append new steps; never edit old ones.
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -71,6 +82,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 """
+MIGRATIONS = [_SCHEMA_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+STARTING_GRACE_S = 60.0  # a claimed job (running, no pid yet) is "starting" for this long
 
 # Popen objects of processes this process started (to read their return codes and reap them).
 _CHILDREN: dict[int, subprocess.Popen] = {}
@@ -161,19 +175,10 @@ def gpu_available() -> bool:
 
 
 def _proc_start_time(pid: int) -> str | None:
-    """The process's start time (clock ticks since boot) from /proc, or None where /proc is absent."""
+    """The process's creation time (psutil, as a string), or None when there is no such process."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # the command name (field 2) may hold spaces and parentheses: split after its closing ")"
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _proc_state(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+        return repr(psutil.Process(pid).create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
         return None
 
 
@@ -195,17 +200,15 @@ def process_status(pid: int | None, pid_start: str | None = None) -> tuple[bool,
     except (ChildProcessError, OSError):
         pass
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False, None
-    except PermissionError:
-        pass  # exists, owned by someone else: the start time below decides
-    if _proc_state(pid) in ("Z", "X"):
-        return False, None
-    if pid_start is not None:
-        now = _proc_start_time(pid)
-        if now is not None and now != pid_start:
+        proc = psutil.Process(pid)
+        if proc.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return False, None
+        if pid_start is not None and repr(proc.create_time()) != pid_start:
             return False, None  # the pid was recycled by another process
+    except psutil.NoSuchProcess:
+        return False, None
+    except psutil.AccessDenied:
+        pass  # exists, owned by someone else
     return True, None
 
 
@@ -273,16 +276,33 @@ class JobStore:
     """The jobs table of one SQLite file; every method opens its own short connection (thread-safe)."""
 
     def __init__(self, db_path: str | Path | None = None, max_cpu_jobs: int | None = None,
-                 gpu: bool | None = None, python: str | None = None):
+                 gpu: bool | None = None, python: str | None = None, cancel_grace: float = 5.0):
         self.db_path = Path(db_path) if db_path else default_db_path()
         env_max = os.environ.get("EXPLORER_MAX_CPU_JOBS")
         self.max_cpu_jobs = max_cpu_jobs if max_cpu_jobs is not None else int(env_max) if env_max else 2
         self._gpu = gpu
         self.python = python or sys.executable
+        self.cancel_grace = float(cancel_grace)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring the file to SCHEMA_VERSION, one migration per transaction; refuse a newer file."""
+        with self._transaction() as con:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JobError(f"{self.db_path} has job schema version {version}; this explorer knows up to "
+                               f"{SCHEMA_VERSION} (a newer explorer wrote it)")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._transaction() as con:
+                if con.execute("PRAGMA user_version").fetchone()[0] >= target:
+                    continue  # another process migrated it meanwhile
+                for statement in MIGRATIONS[target - 1].split(";"):
+                    if statement.strip():
+                        con.execute(statement)
+                con.execute(f"PRAGMA user_version = {target}")
 
     @property
     def gpu(self) -> bool:
@@ -376,8 +396,15 @@ class JobStore:
             self.reconcile()
         return self.get(job_id)
 
-    def cancel(self, job_id: int, grace: float = 5.0) -> Job:
-        """Cancel a queued job, or stop a running one: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    def cancel(self, job_id: int, wait: float = 0.0, grace: float | None = None) -> Job:
+        """Cancel a queued job, or stop a running one: SIGTERM to its process group, and return.
+
+        Returns at once by default (a page must not block); ``wait`` > 0 waits up to that many seconds
+        for the process to end. A process that outlives ``grace`` (default: the store's
+        ``cancel_grace``) seconds after the request gets SIGKILL, here while waiting or from
+        ``reconcile``. The job turns ``cancelled`` once its process is gone.
+        """
+        grace = self.cancel_grace if grace is None else float(grace)
         job = self.get(job_id)
         if job.status == "queued":
             with self._transaction() as con:
@@ -386,23 +413,16 @@ class JobStore:
             return self.get(job.id)
         if job.status != "running":
             raise JobError(f"job {job.id} is {job.status}, not running")
+        asked = time.time()
         with self._transaction() as con:
-            self._update(con, job.id, cancel_requested=time.time())
-        alive, _ = process_status(job.pid, job.pid_start)
-        if alive:
+            self._update(con, job.id, cancel_requested=asked)
+        if process_status(job.pid, job.pid_start)[0]:
             _signal_group(job.pid, signal.SIGTERM)
-            deadline = time.time() + grace
-            while time.time() < deadline:
-                alive, _ = process_status(job.pid, job.pid_start)
-                if not alive:
-                    break
-                time.sleep(0.1)
-            if alive:
+        deadline = asked + max(0.0, float(wait))
+        while time.time() < deadline and process_status(job.pid, job.pid_start)[0]:
+            if time.time() - asked > grace:
                 _signal_group(job.pid, signal.SIGKILL)
-                for _ in range(50):
-                    if not process_status(job.pid, job.pid_start)[0]:
-                        break
-                    time.sleep(0.1)
+            time.sleep(0.1)
         self.reconcile()
         return self.get(job.id)
 
@@ -434,7 +454,8 @@ class JobStore:
         cmd += ["--device", job.device]
         return cmd
 
-    def _start(self, con, job: Job) -> None:
+    def _launch(self, job: Job) -> tuple[subprocess.Popen | None, str | None]:
+        """Start a claimed job's process (outside any transaction): (process, None) or (None, why)."""
         run_dir = Path(job.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         cmd = self.command(job)
@@ -446,11 +467,9 @@ class JobStore:
                 proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         cwd=str(REPO_ROOT), env=env, start_new_session=True)
             except OSError as e:
-                self._update(con, job.id, status="failed", ended=time.time(), message=f"could not start: {e}")
-                return
+                return None, f"could not start: {e}"
         _CHILDREN[proc.pid] = proc
-        self._update(con, job.id, status="running", pid=proc.pid, pid_start=_proc_start_time(proc.pid),
-                     started=time.time(), ended=None, returncode=None, attempts=job.attempts + 1)
+        return proc, None
 
     def _finish(self, con, job: Job, returncode: int | None) -> None:
         outcome = _run_outcome(job.run_dir)
@@ -467,6 +486,8 @@ class JobStore:
                 why = f"killed by signal {-returncode}"
             elif returncode is not None:
                 why = f"exited with code {returncode}"
+            elif job.pid is None:
+                why = "its process never started (the app stopped while starting it)"
             else:
                 why = f"process {job.pid} ended without finishing (killed from outside or crashed)"
             err = _log_error_line(job.log_path)
@@ -474,7 +495,12 @@ class JobStore:
         self._update(con, job.id, status=status, ended=time.time(), returncode=returncode, message=message)
 
     def reconcile(self) -> list[Job]:
-        """Update running jobs whose process ended, start queued jobs that may start; returns all jobs."""
+        """Update running jobs whose process ended, start queued jobs that may start; returns all jobs.
+
+        Deciding happens in one short transaction, which also *claims* the jobs to start (``running``
+        with no pid, so no other process starts them too); their processes are started after it, and
+        their pids recorded in a second one."""
+        to_start: list[Job] = []
         with self._transaction() as con:
             rows = con.execute("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY id").fetchall()
             jobs = [self._job(r) for r in rows]
@@ -482,9 +508,12 @@ class JobStore:
             for job in jobs:
                 if job.status != "running":
                     continue
+                if job.pid is None and time.time() - (job.started or 0) < STARTING_GRACE_S:
+                    running.append(job)  # claimed by a reconcile that is starting it right now
+                    continue
                 alive, rc = process_status(job.pid, job.pid_start)
                 if alive:
-                    if job.cancel_requested and time.time() - job.cancel_requested > 30:
+                    if job.cancel_requested and time.time() - job.cancel_requested > self.cancel_grace:
                         _signal_group(job.pid, signal.SIGKILL)  # a cancel whose SIGTERM went unheeded
                     running.append(job)
                 else:
@@ -502,7 +531,17 @@ class JobStore:
                     if self.max_cpu_jobs and cpu_running >= self.max_cpu_jobs:
                         continue
                     cpu_running += 1
-                self._start(con, job)
+                self._update(con, job.id, status="running", pid=None, pid_start=None, started=time.time(),
+                             ended=None, returncode=None)
+                to_start.append(job)
+        for job in to_start:
+            proc, problem = self._launch(job)
+            with self._transaction() as con:
+                if proc is None:
+                    self._update(con, job.id, status="failed", ended=time.time(), message=problem)
+                else:
+                    self._update(con, job.id, pid=proc.pid, pid_start=_proc_start_time(proc.pid),
+                                 attempts=job.attempts + 1)
         return self.list()
 
     def queue_reason(self, job: Job) -> str | None:

@@ -134,8 +134,10 @@ def job_panel(i: int) -> None:
         st.success("Finished: its checkpoint is in the sidebar's model picker." + (f" ({ui.esc(job.message)})" if job.message else ""))
     elif job.status == "queued":
         st.info(ui.esc(store.queue_reason(job) or "queued"))
+    elif job.status == "running" and job.cancel_requested:
+        st.info("Cancelling: the process was asked to stop (it is killed if it has not stopped within a few seconds).")
     b = st.columns(4)
-    if job.active:
+    if job.active and not job.cancel_requested:
         b[0].button("Cancel", key=f"cancel_{job.id}", on_click=_cancel, args=(job.id,), type="primary")
     if job.status in ("failed", "cancelled"):
         b[1].button("Resume" if last else "Restart", key=f"resume_{job.id}", on_click=_resume, args=(job.id,),

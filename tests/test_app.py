@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 from PIL import Image
@@ -37,16 +38,21 @@ def open_app(page: str | None = None, params: dict | None = None) -> AppTest:
     return at
 
 
+def shown(markdown: str) -> str:
+    """Markdown source as the user reads it: backslash escapes (pages/_shared.esc) removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    return [shown(e.value) for e in at.error]
 
 
 def texts(at: AppTest) -> str:
-    """All markdown, captions, alerts and metric labels of the page, joined."""
+    """All markdown, captions, alerts and metric labels of the page, joined (as the user reads them)."""
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     parts += [x.value for x in at.error] + [x.value for x in at.warning] + [x.value for x in at.info]
     parts += [x.value for x in at.success] + [f"{m.label} {m.value}" for m in at.metric]
-    return "\n".join(parts)
+    return shown("\n".join(parts))
 
 
 def test_every_page_opens(app_env):
@@ -225,10 +231,18 @@ def test_training_start_and_cancel_a_tiny_job(app_env):
     pid = rows[0]["pid"]
     assert process_status(pid)[0]
 
-    at.button(key="cancel_1").click().run()
+    import time
+
+    at.button(key="cancel_1").click().run()  # returns at once; the page polls until the process is gone
     assert not at.exception
-    row = _job_rows(os.environ["EXPLORER_JOBS_DB"])[0]
-    assert row["status"] == "cancelled" and not process_status(pid)[0]
+    deadline = time.time() + 60
+    while _job_rows(os.environ["EXPLORER_JOBS_DB"])[0]["status"] != "cancelled":
+        assert time.time() < deadline, _job_rows(os.environ["EXPLORER_JOBS_DB"])[0]
+        assert "Cancelling" in texts(at) or "Cancelled" in texts(at)
+        time.sleep(0.5)
+        at.run()
+    at.run()
+    assert not process_status(pid)[0]
     assert "Cancelled" in texts(at)
     assert at.number_input(key="keep_tr_epochs").value == 1  # the form keeps what was typed
 
@@ -322,7 +336,7 @@ def test_url_and_collection_text_are_never_rendered_as_markdown(app_env, tmp_pat
 
     at = open_app(None, {"collection": "tiny", "model": app_env["ckpt_id"], "anchor": evil, "split": "test"})
     at.switch_page("pages/5_hyperlinks.py").run()
-    msgs = errors(at)
+    msgs = [e.value for e in at.error]  # the Markdown source, escapes included
     assert msgs and any("Session expired" in m for m in msgs)  # the bad anchor is named...
     for m in msgs:
         rest = _unescaped(m)  # ...but every Markdown character of it is escaped

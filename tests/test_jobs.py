@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,7 +60,7 @@ def store_factory(tmp_path, tiny_collection):
     yield make
     for s in made:  # never leave a process behind
         for job in s.list(("queued", "running")):
-            s.cancel(job.id, grace=1.0)
+            s.cancel(job.id, wait=10, grace=1.0)
 
 
 def test_database_is_sqlite_in_wal_mode(store_factory):
@@ -120,11 +121,69 @@ def test_cancel_running_and_queued_jobs(store_factory):
     second = store.cancel(second.id)
     assert second.status == "cancelled" and second.pid is None
     pid = first.pid
-    first = store.cancel(first.id, grace=2.0)
+    first = store.cancel(first.id, wait=10, grace=2.0)
     assert first.status == "cancelled" and "no checkpoint was written" in first.message
     assert not process_status(pid)[0]
     with pytest.raises(JobError, match="not running"):
         store.cancel(first.id)
+
+
+def test_cancel_returns_at_once_and_a_stubborn_process_is_killed_by_reconcile(store_factory):
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    store = store_factory(script=stubborn, cancel_grace=0.5)
+    job = store.submit("gan_cls", store_factory.collection, device="cpu")
+    time.sleep(0.5)  # let it install its SIGTERM handler
+    t0 = time.time()
+    job = store.cancel(job.id)
+    assert time.time() - t0 < 2.0  # the page is not blocked
+    assert job.status == "running" and job.cancel_requested  # still alive: it ignores SIGTERM
+    job = wait_until(store, job.id, ("cancelled",), timeout=20)  # reconcile sent SIGKILL after the grace
+    assert not process_status(job.pid)[0]
+
+
+def test_processes_are_started_outside_a_database_transaction(store_factory, monkeypatch):
+    store = store_factory()
+    seen = []
+    real_popen = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        other = sqlite3.connect(store.db_path, timeout=0.1, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" if the starter held a write transaction
+            other.execute("ROLLBACK")
+            seen.append("free")
+        finally:
+            other.close()
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(jobs_mod.subprocess, "Popen", popen)
+    job = store.submit("gan_cls", store_factory.collection, device="cpu")
+    assert seen == ["free"] and job.status == "running" and job.pid and job.attempts == 1
+
+
+def test_schema_version_and_migrations(store_factory, tmp_path):
+    store = store_factory()
+    con = sqlite3.connect(store.db_path)
+    try:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == jobs_mod.SCHEMA_VERSION >= 1
+    finally:
+        con.close()
+    # a file from before versioning (the same table, user_version 0) is adopted as it is
+    old = tmp_path / "old.sqlite"
+    con = sqlite3.connect(old)
+    con.executescript(jobs_mod.MIGRATIONS[0])
+    con.execute("INSERT INTO jobs (kind, collection, device, seed, status, created) VALUES ('gan_cls', 'x', 'cpu', 0, 'finished', 1.0)")
+    con.commit()
+    con.close()
+    adopted = JobStore(old, gpu=False)
+    assert [j.status for j in adopted.list()] == ["finished"]
+    # a file written by a newer explorer is refused, not altered
+    con = sqlite3.connect(old)
+    con.execute(f"PRAGMA user_version = {jobs_mod.SCHEMA_VERSION + 1}")
+    con.commit()
+    con.close()
+    with pytest.raises(JobError, match="newer explorer"):
+        JobStore(old, gpu=False)
 
 
 def test_one_gpu_job_at_a_time(store_factory):
@@ -135,7 +194,7 @@ def test_one_gpu_job_at_a_time(store_factory):
     assert (a.status, b.status, c.status) == ("running", "queued", "running")
     assert a.uses_gpu and b.uses_gpu and not c.uses_gpu
     assert "GPU" in store.queue_reason(b)
-    store.cancel(a.id, grace=1.0)
+    store.cancel(a.id, wait=10, grace=1.0)
     assert store.get(b.id).status == "running"  # the queue moved on
 
 
@@ -144,11 +203,11 @@ def test_resume_uses_the_last_checkpoint_or_restarts(store_factory):
     job = store.submit("gan_cls", store_factory.collection, device="cpu", overrides={"batch_size": 8})
     real = JobStore.command(store, job)  # what explorer train would be given
     assert real[real.index("--set") + 1] == "batch_size=8" and real[real.index("--out") + 1] == job.run_dir
-    store.cancel(job.id, grace=1.0)
+    store.cancel(job.id, wait=10, grace=1.0)
     restarted = store.resume(job.id)
     assert restarted.status == "running" and restarted.attempts == 2 and not restarted.resume
     assert "from scratch" in restarted.message
-    store.cancel(job.id, grace=1.0)
+    store.cancel(job.id, wait=10, grace=1.0)
     _fake_checkpoint(job.run_dir, epoch=1)
     resumed = store.resume(job.id)
     assert resumed.status == "running" and resumed.resume and resumed.attempts == 3
@@ -222,4 +281,4 @@ def test_real_training_job_killed_from_outside_then_resumed(tmp_path, tiny_colle
         assert f"runs/{Path(job.run_dir).name}/best.pt" in ids
     finally:
         for j in store.list(("queued", "running")):
-            store.cancel(j.id, grace=1.0)
+            store.cancel(j.id, wait=10, grace=1.0)
