@@ -123,12 +123,16 @@ def load(path: str | Path, map_location: str = "cpu") -> dict:
 
 
 def read_summary(path: str | Path) -> dict:
-    """Metadata for listing: the JSON sidecar when present and fresh, else from the checkpoint."""
+    """Metadata for listing: the JSON sidecar when it describes this very file (not older than it, and
+    recording its size in bytes), else read from the checkpoint itself."""
     path = Path(path)
     side = sidecar_path(path)
-    if side.exists() and side.stat().st_mtime >= path.stat().st_mtime - 1:
+    stat = path.stat()
+    if side.exists() and side.stat().st_mtime >= stat.st_mtime - 1:
         try:
-            return json.loads(side.read_text())
+            meta = json.loads(side.read_text())
+            if meta.get("bytes") == stat.st_size:
+                return meta
         except (OSError, json.JSONDecodeError):
             pass
     return summary(load(path), path)

@@ -130,7 +130,7 @@ def cmd_release(args) -> int:
     ckpt["metrics"] = metrics
     ckpt_io.save(ckpt, args.dest)
     card = Path(args.dest).with_suffix(".md")
-    card.write_text(model_card(ckpt, Path(args.dest), notes=args.notes))
+    ckpt_io.atomic_write_text(card, model_card(ckpt, Path(args.dest), notes=args.notes))  # the app may be reading it
     print(f"wrote {args.dest} ({Path(args.dest).stat().st_size / 1e6:.1f} MB) and its model card {card}")
     return 0
 

@@ -19,6 +19,7 @@ Run directory::
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -92,17 +93,37 @@ class RunLog:
 
 
 def read_log(run_dir: str | Path) -> list[dict]:
-    """All complete records of a run's log (a torn last line from a kill is ignored)."""
+    """The complete records of a run's log, each step and epoch once (a torn last line is ignored).
+
+    A run killed and resumed replays the steps after its last checkpoint, and logs them again: when a
+    ``step`` (or ``epoch``) record goes back to a step (epoch) already logged, the earlier records from
+    there on are dropped, so the log reads as the resumed run computed it and curves do not zigzag.
+    """
     path = Path(run_dir) / "log.jsonl"
     if not path.exists():
         return []
-    records = []
+    records: list[dict] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            records.append(json.loads(line))
+            rec = json.loads(line)
         except json.JSONDecodeError:
             continue
+        kind, key = rec.get("type"), {"step": "step", "epoch": "epoch"}.get(rec.get("type"))
+        if key is not None and isinstance(rec.get(key), (int, float)):
+            records = [r for r in records if not (r.get("type") == kind and r.get(key, -1) >= rec[key])]
+        records.append(rec)
     return records
+
+
+def clean_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Remove the temporary files a kill during an atomic write left in a run directory (one trainer
+    owns a run directory, so any ``.*.tmp`` there when it starts is stale). Returns what was removed."""
+    removed = []
+    for folder in (run_dir, run_dir / "samples"):
+        for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -241,6 +262,7 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
             "started": datetime.now().isoformat(timespec="seconds"),
         }, indent=2, default=list))
     (run_dir / "samples").mkdir(exist_ok=True)
+    clean_stale_temporaries(run_dir)
     log = RunLog(run_dir / "log.jsonl")
     log.write({"type": "status", "status": "resumed" if state else "started", "global_step": progress["global_step"],
                "device": device, "time": time.time()})
@@ -303,7 +325,9 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
         metrics = validate(model, inputs, val_idx, device)
         grid = sample_grid(model, inputs, val_idx, device)
         if grid is not None:
-            image_grid(grid, ncols=8).save(run_dir / "samples" / f"epoch_{epoch + 1:03d}.png")
+            png = io.BytesIO()  # written atomically: the Training page polls this folder
+            image_grid(grid, ncols=8).save(png, format="PNG")
+            ckpt_io.atomic_write_bytes(run_dir / "samples" / f"epoch_{epoch + 1:03d}.png", png.getvalue())
         log.write({"type": "epoch", "epoch": epoch + 1, "step": progress["global_step"], **metrics, "seconds": seconds})
         improved = metrics["val_p@10"] > best_p10
         best_p10 = max(best_p10, metrics["val_p@10"])

@@ -131,3 +131,34 @@ def test_state_dict_mismatch_is_one_line_naming_file_kind_and_keys(tiny_collecti
     msg = str(info.value)
     assert "\n" not in msg and len(msg) < 600, msg
     assert str(path) in msg and "gan_cls" in msg and "shape mismatches" in msg and "D.joint_conv.weight" in msg
+
+
+def test_read_log_keeps_each_step_once_after_a_resume(tmp_path):
+    """A kill after step 5 with the last checkpoint at step 3: the resumed run logs 4, 5, 6 again."""
+    from explorer.train import read_log
+
+    lines = [{"type": "status", "status": "started"}] + [{"type": "step", "step": s, "loss": s} for s in (1, 2, 3, 4, 5)]
+    lines += [{"type": "status", "status": "resumed"}] + [{"type": "step", "step": s, "loss": 10 + s} for s in (4, 5, 6)]
+    lines += [{"type": "epoch", "epoch": 1, "val_p@10": 0.1}, {"type": "epoch", "epoch": 1, "val_p@10": 0.2}]
+    (tmp_path / "log.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + '\n{"type": "st')  # torn last line
+    recs = read_log(tmp_path)
+    steps = [r for r in recs if r["type"] == "step"]
+    assert [r["step"] for r in steps] == [1, 2, 3, 4, 5, 6] and [r["loss"] for r in steps][3:] == [14, 15, 16]
+    assert [r["val_p@10"] for r in recs if r["type"] == "epoch"] == [0.2]
+    assert [r["status"] for r in recs if r["type"] == "status"] == ["started", "resumed"]
+
+
+def test_resume_removes_stale_temporaries_and_sidecars_are_checked_by_size(tiny_collection, tmp_path):
+    run = train("gan_cls", str(tiny_collection), epochs=1, device="cpu", out=tmp_path / "r", overrides=FAST,
+                progress_bar=False, max_steps=1)
+    stale = [run / ".latest.pt.abc123.tmp", run / "samples" / ".epoch_001.png.x.tmp"]
+    for p in stale:
+        p.write_bytes(b"x" * 1000)  # what a kill during an atomic write leaves
+    train(None, None, resume=run, device="cpu", progress_bar=False)
+    assert not any(p.exists() for p in stale)
+    assert not list(run.glob("*.tmp")) and (run / "samples" / "epoch_001.png").is_file()
+    # a sidecar that does not describe the file (same mtime, other size) is not trusted
+    side = json.loads((run / "latest.json").read_text())
+    side["kind"], side["bytes"] = "lie", side["bytes"] + 1
+    (run / "latest.json").write_text(json.dumps(side))
+    assert ckpt_io.read_summary(run / "latest.pt")["kind"] == "gan_cls"
