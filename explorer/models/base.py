@@ -19,8 +19,9 @@ ever calls the methods below, so every kind trains, checkpoints, resumes and eva
 
 from __future__ import annotations
 
+import types
 from dataclasses import asdict, dataclass, fields
-from typing import ClassVar
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
 import torch
 from torch import nn
@@ -87,10 +88,85 @@ class MultimodalModel(nn.Module):
         raise NotImplementedError(f"{self.kind} is trained by train_step, not in closed form")
 
 
+Activation = Literal["relu", "tanh", "sigmoid", "leaky_relu", "linear"]  # keys of _mlp.ACTIVATIONS
+
+
+class ConfigError(ValueError):
+    """A config option has the wrong type, a value outside its choices, or an impossible range."""
+
+
+# Ranges checked by name, for every kind (one place): counts at least 1, learning rates above 0.
+_AT_LEAST_ONE = ("epochs", "batch_size")
+
+
+def _check(cls_name: str, key: str, value, tp):
+    """``value`` checked (and, for numbers and sequences, normalised) against the annotation ``tp``."""
+    origin, args = get_origin(tp), get_args(tp)
+    where = f"{cls_name}.{key}"
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where} must be one of {', '.join(repr(a) for a in args)}; got {value!r}")
+        return value
+    if origin in (Union, types.UnionType):
+        errors = []
+        for option in args:
+            try:
+                return _check(cls_name, key, value, option)
+            except ConfigError as e:
+                errors.append(str(e).split("; got")[0].removeprefix(f"{where} must be "))
+        raise ConfigError(f"{where} must be {' or '.join(errors)}; got {value!r}")
+    if tp is type(None):
+        if value is not None:
+            raise ConfigError(f"{where} must be None; got {value!r}")
+        return None
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false; got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer; got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number; got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string; got {value!r}")
+        return value
+    container = origin or tp
+    if container in (tuple, list):
+        if not isinstance(value, (tuple, list)):
+            raise ConfigError(f"{where} must be a list; got {value!r}")
+        item = args[0] if args else Any
+        items = [_check(cls_name, f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+        return tuple(items) if container is tuple else items  # checkpoints store tuples as lists
+    if container is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping; got {value!r}")
+        return value
+    return value
+
+
 def config_from_dict(config_cls, values: dict):
-    """Rebuild a config dataclass, refusing unknown keys with a clear message."""
+    """Rebuild a config dataclass, checking every option in one place: unknown keys, types (a JSON
+    string where a number is expected is refused, an integer where a float is expected is taken),
+    choices (``Literal`` annotations), and ranges (``epochs``/``batch_size`` >= 1, ``lr*`` > 0).
+    Each error names the option and what it may be."""
     names = {f.name for f in fields(config_cls)}
     unknown = set(values) - names
     if unknown:
         raise ValueError(f"unknown {config_cls.__name__} option(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
-    return config_cls(**values)
+    hints = get_type_hints(config_cls)
+    out = {}
+    for key, value in values.items():
+        value = _check(config_cls.__name__, key, value, hints.get(key, Any))
+        if key in _AT_LEAST_ONE and value is not None and value < 1:
+            raise ConfigError(f"{config_cls.__name__}.{key} must be at least 1; got {value!r}")
+        if key.startswith("lr") and isinstance(value, float) and not value > 0:
+            raise ConfigError(f"{config_cls.__name__}.{key} must be above 0; got {value!r}")
+        out[key] = value
+    return config_cls(**out)

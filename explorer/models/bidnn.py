@@ -61,28 +61,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._mlp import FeatureModel, activation, l2n
-from .base import DataSpec
+from .base import Activation, DataSpec
 
 
 @dataclass
 class BiDNNConfig:
     hidden: int = 1024  # first / last hidden layer of each direction (reference example: 2048)
     rep: int = 1024  # joint representation size = 2 x the central layer (must be even)
-    activation: str = "tanh"  # the reference's default
+    activation: Activation = "tanh"  # the reference's default
     dropout: float = 0.2  # on the representation layers (reference: 0.2)
     tied: bool = True  # tie the central matrices (False = the reference's --untied)
-    rep_norm: str = "row"  # "row" (fixed) | "matrix" (reference quirk) | "none"
-    output_activation: str = "linear"  # "linear" (fixed) | "tanh" (reference)
+    rep_norm: Literal["row", "matrix", "none"] = "row"  # "row" (fixed) | "matrix" (reference quirk) | "none"
+    output_activation: Literal["linear", "tanh"] = "linear"  # "linear" (fixed) | "tanh" (reference)
     tanh_target_scale: float = 0.0  # with tanh outputs: targets / scale; 0 = max |x| of the first batch
-    loss: str = "per_modality"  # "per_modality" (fixed) | "concat" (reference: one MSE over both)
-    lone_modality: str = "translate"  # embed of one modality: "translate" the other first | "duplicate" (reference)
-    optimizer: str = "adam"  # "adam" | "nesterov" (reference: SGD, Nesterov momentum)
+    loss: Literal["per_modality", "concat"] = "per_modality"  # "per_modality" (fixed) | "concat" (reference: one MSE over both)
+    lone_modality: Literal["translate", "duplicate"] = "translate"  # embed of one modality: "translate" the other first | "duplicate" (reference)
+    optimizer: Literal["adam", "nesterov"] = "adam"  # "adam" | "nesterov" (reference: SGD, Nesterov momentum)
     lr: float = 1e-3  # reference (nesterov): 0.1
     momentum: float = 0.9
     batch_size: int = 128

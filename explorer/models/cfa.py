@@ -24,6 +24,7 @@ rank of X^T Y are zero columns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -37,7 +38,7 @@ NORMALIZATIONS = ("zscore", "center", "frobenius")
 @dataclass
 class CfaConfig:
     n_components: int | None = None  # None = min(image_dim, text_dim)
-    normalize: str = "zscore"  # zscore | center | frobenius
+    normalize: Literal["zscore", "center", "frobenius"] = "zscore"  # zscore | center | frobenius
     min_singular: float = 1e-10  # factors with singular value <= this * the largest are zeroed
     epochs: int = 1
 

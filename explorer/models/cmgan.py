@@ -54,6 +54,7 @@ the same trained weights, so a trained run can be evaluated either way without r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -76,7 +77,7 @@ CMGAN_ABLATIONS: dict[str, dict] = {
 
 @dataclass
 class CMGANConfig:
-    ablation: str = ""  # "" = use the five flags below; else a CMGAN_ABLATIONS name that sets them
+    ablation: Literal["", "full", "no_ws_no_sc", "ws_only", "sc_only", "inter_only", "intra_only", "cae"] = ""  # "" = use the five flags below; else a CMGAN_ABLATIONS name that sets them
     weight_sharing: bool = True  # last encoder layer shared by both modalities
     semantic: bool = True  # softmax semantic constraint on the common representation (uses labels)
     intra_disc: bool = True  # intra-modality discriminators (original vs reconstructed feature)
@@ -96,7 +97,7 @@ class CMGANConfig:
     norm_samples: int = 20_000
     # what embed() returns: "common" (the paper: s_image / s_text) | "semantic" (the classifier's softmax
     # posteriors over the categories, (N, n_classes); an evaluation-time choice, the weights are the same)
-    retrieval_space: str = "common"
+    retrieval_space: Literal["common", "semantic"] = "common"
 
     def __post_init__(self):
         if self.retrieval_space not in ("common", "semantic"):

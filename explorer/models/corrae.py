@@ -34,15 +34,15 @@ import torch
 import torch.nn.functional as F
 
 from ._mlp import FeatureModel, mean_of_normalised, mlp
-from .base import DataSpec
+from .base import Activation, DataSpec
 
 
 @dataclass
 class CorrAEConfig:
     hidden: tuple = (512,)  # hidden layers between input and code (mirrored in the decoder)
     code: int = 128  # code (common representation) size
-    activation: str = "relu"
-    code_activation: str = "sigmoid"  # the paper's code units; "linear" / "tanh" possible
+    activation: Activation = "relu"
+    code_activation: Activation = "sigmoid"  # the paper's code units; "linear" / "tanh" possible
     alpha: float = 0.8  # weight of the correspondence loss (1 - alpha: reconstruction)
     center_codes: bool = True  # embed subtracts each modality's running mean code (sigmoid codes are all positive)
     center_momentum: float = 0.1  # EMA weight of each batch in the running mean codes

@@ -37,14 +37,14 @@ import scipy.linalg
 import torch
 
 from ._mlp import FeatureModel, mean_of_normalised, mlp
-from .base import DataSpec
+from .base import Activation, DataSpec
 
 
 @dataclass
 class DCCAConfig:
     hidden: tuple = (1024, 1024)
     out_dim: int = 64  # o: outputs of each network = number of canonical directions
-    activation: str = "sigmoid"  # the paper's units
+    activation: Activation = "sigmoid"  # the paper's units
     reg: float = 1e-3  # r1 = r2: ridge on the output covariances (loss and final CCA)
     eps: float = 1e-9  # eigenvalue floor in the inverse square roots
     embed_dims: int = 0  # canonical directions kept by embed (0 = all out_dim)

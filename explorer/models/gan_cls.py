@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -41,8 +42,8 @@ class GanClsConfig:
     text_dim: int = 100
     text_hidden: int = 256  # text FC in both G and D
     noise_dim: int = 10
-    g_channels: tuple = (256, 128, 64, 32)
-    d_channels: tuple = (32, 64, 128, 256)
+    g_channels: tuple[int, ...] = (256, 128, 64, 32)
+    d_channels: tuple[int, ...] = (32, 64, 128, 256)
     embed_channels: int = 256  # maps out of D's 1x1 convolution: embedding = embed_channels * 4 * 4
     # BN on D's first convolution. Off, as in the GAN-CLS/DCGAN reference code the paper builds on:
     # with it, a batch of near-identical early fakes is divided by a near-zero batch std and D's
@@ -54,13 +55,13 @@ class GanClsConfig:
     beta1: float = 0.5
     batch_size: int = 64
     g_steps: int = 4  # G updates per D update (the paper: 4)
-    loss: str = "bce"  # "bce" (the paper) | "hinge"
+    loss: Literal["bce", "hinge"] = "bce"  # "bce" (the paper) | "hinge"
     spectral_norm: bool = False
     gan_int: float = 0.0  # weight of the GAN-INT interpolated-text G loss (0 = off, Reed et al. use 1)
     # "none" (the paper: raw averaged word2vec) | "standardize": z-score each text dimension with the
     # train split's mean/std. Averaged word2vec vectors share one dominant mean direction (per-dimension
     # std ~0.02 vs |mean| ~0.06 on flowers), so raw inputs barely differ between segments.
-    text_norm: str = "none"
+    text_norm: Literal["none", "standardize"] = "none"
     epochs: int = 20
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +53,7 @@ class GanProjConfig:
     noise_dim: int = 100
     g_base: int = 256  # maps at 4x4; halved at each of the 4 upsamplings (256, 128, 64, 32)
     d_hidden: int = 256  # D's image maps and embedding channels (embedding = d_hidden * 4 * 4)
-    feature_net: str = "mobilenet"  # frozen image network seen by D: "mobilenet" | "tiny_random" (tests only)
+    feature_net: Literal["mobilenet", "tiny_random"] = "mobilenet"  # frozen image network seen by D: "mobilenet" | "tiny_random" (tests only)
     feature_size: int = 128  # keyframes are upsampled to this side before the frozen network
     leak: float = 0.2
     lr_g: float = 2e-4
@@ -67,8 +68,8 @@ class GanProjConfig:
     w_mode_seeking: float = 1.0  # 0 = off
     augment: bool = True  # translation (1/16 of the side) + horizontal flip, real and fake
     ema_decay: float = 0.995
-    text_norm: str = "standardize"  # "none" | "standardize" (z-score with train statistics)
-    embed_pool: str = "flatten"  # "flatten" (the paper: 4x4 positions, 4096-d) | "mean" (256-d)
+    text_norm: Literal["none", "standardize"] = "standardize"  # "none" | "standardize" (z-score with train statistics)
+    embed_pool: Literal["flatten", "mean"] = "flatten"  # "flatten" (the paper: 4x4 positions, 4096-d) | "mean" (256-d)
     epochs: int = 10
 
 

@@ -32,14 +32,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._mlp import FeatureModel, activation, mlp
-from .base import DataSpec
+from .base import Activation, DataSpec
 
 
 @dataclass
 class MultimodalAEConfig:
     branch_units: int = 1000  # per-modality input and output branches (Vukotić et al.: 1000)
     shared_units: int = 1000  # the shared (joint representation) layer
-    activation: str = "tanh"
+    activation: Activation = "tanh"
     modality_dropout: float = 0.5  # chance per sample that one (random) input is zeroed
     input_dropout: float = 0.0  # optional denoising dropout on the (standardised) inputs
     lr: float = 1e-3
