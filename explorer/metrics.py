@@ -11,9 +11,15 @@ Conventions shared by every function (``tests/test_metrics.py`` checks each agai
   so mathematically tied cosines (duplicate rows, a row and a scaled copy of it, orthogonal rows
   whose float dot product is +-1e-17, ...) compare exactly equal; score differences below ~1e-9
   count as ties.
-* **Ranking**: the gallery is sorted by score descending; **ties are broken by gallery index
-  ascending** ("equal" meaning equal float32 scores as above). Gallery items *excluded* for a query
-  (e.g. the query itself in hyperlinking) are removed from that query's ranking altogether.
+* **Ranking**: the gallery is sorted by score descending. Gallery items *excluded* for a query (e.g.
+  the query itself in hyperlinking) are removed from that query's ranking altogether.
+* **Ties** ("equal" meaning equal float32 scores as above). The metrics (``retrieval_metrics``,
+  ``hyperlinking_eval``, ``crossmodal_map``) are **tie-aware** by default (``ties="expected"``): AP and
+  P@k are their expectation over all orderings of tied items (McSherry & Najork, ECIR 2008), so a
+  constant embedding scores exactly the random level, whatever the order of the gallery.
+  ``ties="index"`` instead breaks ties by gallery index ascending, which is also the order
+  ``rank_gallery`` returns (a displayed ranking needs one order) and the one the single-list
+  functions and the 11-point AP see.
 * **Average precision** (AP) is non-interpolated, over the full ranking:
   ``AP = (1/R) * sum over ranks r holding a relevant item of precision@r``, where ``R`` is the number
   of relevant gallery items for the query after exclusions. A query with ``R == 0`` is *undefined*:
@@ -454,6 +460,41 @@ def interpolated_ap_11pt(relevance_ranked: np.ndarray, n_relevant: int | None = 
 # --------------------------------------------------------------------------------------------------
 
 
+TIES = ("expected", "index")
+
+
+def _tie_aware_rows(rel_ranked: np.ndarray, scores_ranked: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Expected AP and P@k over all orderings of tied items (McSherry & Najork 2008), vectorised.
+
+    rel_ranked (c, L) bool and scores_ranked (c, L) float32, both in ranked order (ties adjacent)
+    -> (ap (c,), pk (c,)), NaN where a row has no relevant item. For the item at 0-based position p
+    of a tie group starting at a with n items of which r are relevant, b relevant ranked before it:
+    P(relevant) = r / n and E[precision@(p+1) | relevant] = (b + 1 + (p - a)(r - 1)/(n - 1)) / (p + 1)
+    (the relevant items among the group's positions before p are hypergeometric); AP is the sum of
+    their products over R, P@k the sum of P(relevant) over the top k positions, over k.
+    """
+    c, n_items = rel_ranked.shape
+    pos = np.arange(n_items)  # (L,)
+    new = np.ones((c, n_items), dtype=bool)
+    new[:, 1:] = scores_ranked[:, 1:] != scores_ranked[:, :-1]  # (c, L) first item of a tie group
+    start = np.maximum.accumulate(np.where(new, pos, 0), axis=1)  # (c, L) group's first position
+    last = np.ones((c, n_items), dtype=bool)
+    last[:, :-1] = new[:, 1:]
+    end = np.minimum.accumulate(np.where(last, pos, n_items)[:, ::-1], axis=1)[:, ::-1]  # (c, L) inclusive
+    cum = np.zeros((c, n_items + 1))
+    np.cumsum(rel_ranked, axis=1, out=cum[:, 1:])  # (c, L + 1) relevant items before each position
+    before = np.take_along_axis(cum, start, axis=1)  # (c, L) relevant ranked before the group
+    r_group = np.take_along_axis(cum, end + 1, axis=1) - before  # (c, L)
+    n_group = end - start + 1  # (c, L)
+    p_rel = r_group / n_group  # (c, L)
+    others = (pos - start) * (r_group - 1) / np.maximum(n_group - 1, 1)  # 0 when n_group == 1
+    total = cum[:, -1]  # (c,) R
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ap = np.where(total > 0, (p_rel * (before + 1 + others) / (pos + 1)).sum(axis=1) / np.maximum(total, 1), np.nan)
+        pk = np.where(total > 0, p_rel[:, :k].sum(axis=1) / k, np.nan)
+    return ap, pk
+
+
 def _evaluate(
     query_emb: Any,
     gallery_emb: Any,
@@ -462,25 +503,31 @@ def _evaluate(
     k: int,
     chunk_size: int | None,
     ap_11pt: bool = False,
+    ties: str = "expected",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Per-query (ap, p@k, n_relevant int64, ap11 or None), each (Q,); NaN metrics where R == 0."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {', '.join(TIES)}, got {ties!r}")
     n_q = len(_to_numpy(query_emb))
     ap = np.full(n_q, np.nan)
     pk = np.full(n_q, np.nan)
     n_rel = np.zeros(n_q, dtype=np.int64)
     ap11 = np.full(n_q, np.nan) if ap_11pt else None
-    for start, stop, _, order, excluded in _ranked_blocks(query_emb, gallery_emb, exclude, chunk_size):
+    for start, stop, scores, order, excluded in _ranked_blocks(query_emb, gallery_emb, exclude, chunk_size):
         rel = relevance.rows(start, stop)  # (c, G) bool
         if excluded is not None:
             rel = rel & ~excluded  # excluded items are never relevant (they sit at the end of `order`)
         rel_ranked = np.take_along_axis(rel, order, axis=1)  # (c, G)
         r = np.count_nonzero(rel_ranked, axis=1)  # (c,)
-        hits_k = np.count_nonzero(rel_ranked[:, :k], axis=1)  # (c,)
         n_rel[start:stop] = r
-        ap[start:stop] = _ap_rows(rel_ranked, r)
-        pk[start:stop] = np.where(r > 0, hits_k / k, np.nan)
+        if ties == "expected":
+            ap[start:stop], pk[start:stop] = _tie_aware_rows(rel_ranked, np.take_along_axis(scores, order, axis=1), k)
+        else:
+            hits_k = np.count_nonzero(rel_ranked[:, :k], axis=1)  # (c,)
+            ap[start:stop] = _ap_rows(rel_ranked, r)
+            pk[start:stop] = np.where(r > 0, hits_k / k, np.nan)
         if ap11 is not None:
             ap11[start:stop] = _ap11_rows(rel_ranked, r)
     return ap, pk, n_rel, ap11
@@ -502,8 +549,9 @@ def retrieval_metrics(
     *,
     ap_11pt: bool = False,
     chunk_size: int | None = None,
+    ties: str = "expected",
 ) -> dict:
-    """AP and P@k of every query against a gallery, ranked by cosine similarity.
+    """AP and P@k of every query against a gallery, ranked by cosine similarity (tie-aware: see ``ties``).
 
     Args:
         query_emb: (Q, D); gallery_emb: (G, D).
@@ -515,6 +563,8 @@ def retrieval_metrics(
         k: cut-off of precision@k (>= 1; divides by k even if fewer items remain).
         ap_11pt: also compute the 11-point interpolated AP (``interpolated_ap_11pt``) per query.
         chunk_size: queries per block (default: about 8M scores per block, at most 1,024 rows).
+        ties: ``"expected"`` (default): AP and P@k are expectations over the orderings of tied items;
+            ``"index"``: ties broken by gallery index (the 11-point AP always uses this order).
 
     Returns a dict:
         ``"map"``: mean AP over defined queries (NaN if none), ``f"p@{k}"``: mean P@k over the same
@@ -527,7 +577,7 @@ def retrieval_metrics(
     q = _to_numpy(query_emb)
     g = _to_numpy(gallery_emb)
     rel = _resolve_relevance(relevance, len(q), len(g))
-    return _summary(*_evaluate(q, g, rel, exclude, k, chunk_size, ap_11pt), k)
+    return _summary(*_evaluate(q, g, rel, exclude, k, chunk_size, ap_11pt, ties), k)
 
 
 def _summary(
@@ -608,8 +658,10 @@ def hyperlinking_eval(
     judgments: np.ndarray | Mapping[int, Iterable[int]] | None = None,
     *,
     chunk_size: int | None = None,
+    ties: str = "expected",
 ) -> dict:
-    """Video-hyperlinking evaluation: every segment is an anchor querying all the others.
+    """Video-hyperlinking evaluation: every segment is an anchor querying all the others (tie-aware
+    metrics by default; ``ties`` as in ``retrieval_metrics``).
 
     Args:
         embeddings: (N, D) segment embeddings; anchor i ranks the N - 1 other segments (itself
@@ -638,7 +690,7 @@ def hyperlinking_eval(
         rel = _Rows(_judgment_rows(judgments, n), n, n, "judgments")
     else:
         rel = _Rows(judgments, n, n, "judgments")
-    ap, pk, n_rel, _ = _evaluate(emb, emb, rel, _shifted_diagonal_rows(n, 0), k, chunk_size)
+    ap, pk, n_rel, _ = _evaluate(emb, emb, rel, _shifted_diagonal_rows(n, 0), k, chunk_size, ties=ties)
     out = _summary(ap, pk, n_rel, None, k)
     out["per_category"] = {}
     if categories is not None:
@@ -666,8 +718,10 @@ def crossmodal_map(
     *,
     ap_11pt: bool = False,
     chunk_size: int | None = None,
+    ties: str = "expected",
 ) -> dict:
-    """Crossmodal retrieval MAP (Rasiwasia et al. 2010 / CMGANs protocol), relevance = same category.
+    """Crossmodal retrieval MAP (Rasiwasia et al. 2010 / CMGANs protocol), relevance = same category
+    (tie-aware AP by default; ``ties`` as in ``retrieval_metrics``).
 
     ``image_emb`` and ``text_emb`` are (N, D) in a common space; row i of both is segment i.
     * ``img2txt``: each image queries all N texts (its own paired text included, and relevant);
@@ -702,7 +756,7 @@ def crossmodal_map(
     groups = _category_groups(categories)
     for task, (query, gallery, gallery_codes, exclude) in runs.items():
         rel = _Rows(_label_rows(codes, gallery_codes), n, len(gallery), "relevance")
-        ap, _, n_rel, ap11 = _evaluate(query, gallery, rel, exclude, 1, chunk_size, ap_11pt)
+        ap, _, n_rel, ap11 = _evaluate(query, gallery, rel, exclude, 1, chunk_size, ap_11pt, ties)
         out[task] = _nanmean(ap)
         if ap11 is not None:
             out.setdefault("map_11pt", {})[task] = _nanmean(ap11)

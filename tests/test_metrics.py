@@ -323,7 +323,7 @@ def test_retrieval_metrics_matches_bruteforce(seed, k):
     aps, pks, rs = bf_eval(q, g, lambda i, j: rel[i, j], lambda i, j: exclude[i, j], k)
     ap11 = bf_eval_11pt(q, g, lambda i, j: rel[i, j], lambda i, j: exclude[i, j])
     for relevance in (rel, lambda s, e: rel[s:e]):
-        out = M.retrieval_metrics(q, g, relevance, exclude=exclude, k=k, ap_11pt=True, chunk_size=3)
+        out = M.retrieval_metrics(q, g, relevance, exclude=exclude, k=k, ap_11pt=True, chunk_size=3, ties="index")
         assert_nan_equal(out["per_query"]["ap_11pt"], ap11)
         assert out["map_11pt"] == pytest.approx(bf_mean(ap11), abs=1e-12)
         assert_nan_equal(out["per_query"]["ap"], aps)
@@ -345,11 +345,11 @@ def test_retrieval_metrics_label_pairs_and_chunking(seed):
     gl = np.array([f"c{x}" for x in rng.integers(0, 3, size=9)])
     aps, pks, rs = bf_eval(q, g, lambda i, j: ql[i] == gl[j], lambda i, j: False, 5)
     for chunk in (None, 1, 4):
-        out = M.retrieval_metrics(q, g, (ql, gl), k=5, chunk_size=chunk)
+        out = M.retrieval_metrics(q, g, (ql, gl), k=5, chunk_size=chunk, ties="index")
         assert_nan_equal(out["per_query"]["ap"], aps)
         assert_nan_equal(out["per_query"]["p@5"], pks)
         assert out["n_undefined"] == sum(1 for r in rs if r == 0) >= 1  # 'solo' has no match
-    dense = M.retrieval_metrics(q, g, M.label_relevance(ql, gl), k=5)
+    dense = M.retrieval_metrics(q, g, M.label_relevance(ql, gl), k=5, ties="index")
     assert_nan_equal(dense["per_query"]["ap"], aps)
 
 
@@ -359,7 +359,7 @@ def test_retrieval_metrics_float_embeddings():
     g = rng.normal(size=(15, 4))
     rel = rng.random((7, 15)) < 0.3
     aps, pks, _ = bf_eval(q, g, lambda i, j: rel[i, j], lambda i, j: False, 3, exact=False)
-    out = M.retrieval_metrics(q, g, rel, k=3)
+    out = M.retrieval_metrics(q, g, rel, k=3, ties="index")
     assert "map_11pt" not in out
     assert_nan_equal(out["per_query"]["ap"], aps)
     assert_nan_equal(out["per_query"]["p@3"], pks)
@@ -369,7 +369,7 @@ def test_retrieval_metrics_zero_vectors_give_no_nan_scores():
     q = np.zeros((2, 3))
     g = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 0]])
     rel = np.array([[False, False, True], [True, True, False]])
-    out = M.retrieval_metrics(q, g, rel, k=2)
+    out = M.retrieval_metrics(q, g, rel, k=2, ties="index")
     # all scores 0 -> ranking is gallery order 0, 1, 2
     assert out["per_query"]["ap"].tolist() == pytest.approx([1 / 3, 1.0])
     assert out["per_query"]["p@2"].tolist() == pytest.approx([0.0, 1.0])
@@ -383,7 +383,7 @@ def test_retrieval_metrics_zero_vectors_give_no_nan_scores():
 def test_hyperlinking_hand_case():
     emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [1.0, 1.0]])
     cats = ["x", "y", "y", "x", "z"]
-    out = M.hyperlinking_eval(emb, cats, k=2)
+    out = M.hyperlinking_eval(emb, cats, k=2, ties="index")
     # anchor 0 ranks 1, 4, 3, 2 -> rel 0,0,1,0 -> AP 1/3, P@2 0
     # anchor 1 ranks 0, 4, 3, 2 -> rel 0,0,0,1 -> AP 1/4, P@2 0
     # anchor 2 ranks 3, 4, 1, 0 -> rel 0,0,1,0 -> AP 1/3
@@ -407,7 +407,7 @@ def test_hyperlinking_matches_bruteforce(seed, k):
     emb = int_embeddings(rng, n)
     cats = labels_with_singleton(rng, n)
     aps, pks, rs = bf_eval(emb, emb, lambda i, j: cats[i] == cats[j], lambda i, j: i == j, k)
-    out = M.hyperlinking_eval(emb, cats, k=k, chunk_size=5)
+    out = M.hyperlinking_eval(emb, cats, k=k, chunk_size=5, ties="index")
     assert_nan_equal(out["per_query"]["ap"], aps)
     assert_nan_equal(out["per_query"][f"p@{k}"], pks)
     assert out["map"] == pytest.approx(bf_mean(aps), abs=1e-12)
@@ -431,7 +431,7 @@ def test_hyperlinking_with_judgments(seed):
     cats = labels_with_singleton(rng, n)
     judg = rng.random((n, n)) < 0.3
     aps, pks, _ = bf_eval(emb, emb, lambda i, j: judg[i, j], lambda i, j: i == j, 4)
-    out = M.hyperlinking_eval(emb, cats, k=4, judgments=judg)
+    out = M.hyperlinking_eval(emb, cats, k=4, judgments=judg, ties="index")
     assert_nan_equal(out["per_query"]["ap"], aps)
     assert_nan_equal(out["per_query"]["p@4"], pks)
     # dict form, some anchors unjudged (undefined), self-links ignored
@@ -439,7 +439,7 @@ def test_hyperlinking_with_judgments(seed):
     aps_d, pks_d, rs_d = bf_eval(
         emb, emb, lambda i, j: i in judged and j in judged[i], lambda i, j: i == j, 4
     )
-    out_d = M.hyperlinking_eval(emb, None, k=4, judgments=judged, chunk_size=5)
+    out_d = M.hyperlinking_eval(emb, None, k=4, judgments=judged, chunk_size=5, ties="index")
     assert_nan_equal(out_d["per_query"]["ap"], aps_d)
     assert_nan_equal(out_d["per_query"]["p@4"], pks_d)
     assert out_d["n_undefined"] == sum(1 for r in rs_d if r == 0) >= n // 2
@@ -467,7 +467,7 @@ def test_crossmodal_matches_bruteforce(seed):
         "img2all": bf_eval(img, both, lambda i, j: cats[i] == cats2[j], lambda i, j: j == i, 1)[0],
         "txt2all": bf_eval(txt, both, lambda i, j: cats[i] == cats2[j], lambda i, j: j == n + i, 1)[0],
     }
-    out = M.crossmodal_map(img, txt, cats, ap_11pt=True, chunk_size=4)
+    out = M.crossmodal_map(img, txt, cats, ap_11pt=True, chunk_size=4, ties="index")
     ap11 = bf_eval_11pt(img, both, lambda i, j: cats[i] == cats2[j], lambda i, j: j == i)
     assert out["map_11pt"]["img2all"] == pytest.approx(sum(ap11) / n, abs=1e-12)
     ap11 = bf_eval_11pt(txt, img, lambda i, j: cats[i] == cats[j], never)
@@ -488,7 +488,7 @@ def test_crossmodal_perfect_embeddings():
     # one-hot by category, identical across modalities: every task has MAP 1
     cats = ["a", "b", "a", "c", "b"]
     onehot = np.array([[1.0 if c == k else 0.0 for k in "abc"] for c in cats])
-    out = M.crossmodal_map(onehot, onehot, cats)
+    out = M.crossmodal_map(onehot, onehot, cats, ties="index")
     for task in ("img2txt", "txt2img", "img2all", "txt2all"):
         assert out[task] == pytest.approx(1.0)
 
@@ -568,6 +568,79 @@ def test_torch_tensors_accepted():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(6, 4)).astype(np.float32)
     cats = ["a", "b", "a", "b", "c", "a"]
-    ref = M.hyperlinking_eval(x, cats, k=2)
-    out = M.hyperlinking_eval(torch.tensor(x, requires_grad=True), cats, k=2)
+    ref = M.hyperlinking_eval(x, cats, k=2, ties="index")
+    out = M.hyperlinking_eval(torch.tensor(x, requires_grad=True), cats, k=2, ties="index")
     assert out["map"] == ref["map"]
+
+
+# --------------------------------------------------------------------------------------------------
+# tie-aware metrics (the default): expectations over all orderings of tied items
+# --------------------------------------------------------------------------------------------------
+
+
+def bf_expected_eval(queries, gallery, is_relevant, is_excluded, k):
+    """Per-query (expected AP, expected P@k) by enumerating every ordering of every tie group (exact)."""
+    import itertools
+
+    aps, pks = [], []
+    for i, q in enumerate(queries):
+        items = [j for j in range(len(gallery)) if not is_excluded(i, j)]
+        keys = {j: bf_cos_key(q, gallery[j]) for j in items}
+        groups = [list(g) for _, g in itertools.groupby(sorted(items, key=lambda j: -keys[j]), key=lambda j: keys[j])]
+        rel_all = [is_relevant(i, j) for j in items]
+        if not any(rel_all):
+            aps.append(float("nan"))
+            pks.append(float("nan"))
+            continue
+        ap_sum, pk_sum, count = Fraction(0), Fraction(0), 0
+        for perms in itertools.product(*(itertools.permutations(g) for g in groups)):
+            ranking = [j for p in perms for j in p]
+            rel = [bool(is_relevant(i, j)) for j in ranking]
+            hits, total = 0, Fraction(0)
+            for r, x in enumerate(rel, start=1):
+                if x:
+                    hits += 1
+                    total += Fraction(hits, r)
+            ap_sum += total / sum(rel)
+            pk_sum += Fraction(sum(rel[:k]), k)
+            count += 1
+        aps.append(float(ap_sum / count))
+        pks.append(float(pk_sum / count))
+    return aps, pks
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_tie_aware_hyperlinking_matches_enumeration_of_tied_orderings(seed, k):
+    rng = np.random.default_rng(seed)
+    n = 8  # small: every ordering of every tie group is enumerated
+    emb = int_embeddings(rng, n, pool=3)
+    cats = labels_with_singleton(rng, n, n_cats=2)
+    aps, pks = bf_expected_eval(emb, emb, lambda i, j: cats[i] == cats[j], lambda i, j: i == j, k)
+    out = M.hyperlinking_eval(emb, cats, k=k, chunk_size=3)
+    assert_nan_equal(out["per_query"]["ap"], aps)
+    assert_nan_equal(out["per_query"][f"p@{k}"], pks)
+
+
+def test_tie_aware_equals_index_rule_without_ties_and_constant_embedding_scores_random_level():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(60, 8))  # continuous: no ties
+    cats = np.array([f"c{i % 4}" for i in range(60)])
+    a, b = M.hyperlinking_eval(emb, cats), M.hyperlinking_eval(emb, cats, ties="index")
+    np.testing.assert_allclose(a["per_query"]["ap"], b["per_query"]["ap"], atol=1e-12)
+    assert a["p@10"] == pytest.approx(b["p@10"], abs=1e-12)
+    # a constant embedding ties everything: P@k = R / (N - 1) for every anchor, whatever the order
+    flat = np.ones((60, 8))
+    sorted_cats = np.sort(cats)  # a gallery sorted by category favoured the index rule
+    out = M.hyperlinking_eval(flat, sorted_cats, k=10)
+    np.testing.assert_allclose(out["per_query"]["p@10"], 14 / 59, atol=1e-12)
+    assert abs(M.hyperlinking_eval(flat, sorted_cats, k=10, ties="index")["p@10"] - 14 / 59) > 0.01  # gallery order leaks in
+    # expected AP of a random ranking of R relevant among Mn items: sum over positions i of
+    # P(relevant) * E[precision@i | relevant] / R, the relevant items before i being hypergeometric
+    R, Mn = 14, 59
+    expected_ap = sum((R / Mn) * (1 + (i - 1) * (R - 1) / (Mn - 1)) / i for i in range(1, Mn + 1)) / R
+    assert out["map"] == pytest.approx(expected_ap, abs=1e-12)
+    shuffled = rng.permutation(sorted_cats)
+    assert M.hyperlinking_eval(flat, shuffled, k=10)["map"] == pytest.approx(expected_ap, abs=1e-12)
+    with pytest.raises(ValueError, match="ties must be one of"):
+        M.hyperlinking_eval(flat, cats, ties="random")
