@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Callable
 
 import streamlit as st
@@ -26,10 +28,21 @@ def esc(value, keep_lines: bool = False) -> str:
     st.error, ...): every character that Markdown, GitHub-style autolinks, Streamlit's directives
     (``:green[...]``, ``:material/...:``) or LaTeX (``$``) would interpret is backslash-escaped, so a
     ``[link](http://...)`` or ``![](http://...)`` shows as the characters it is and nothing is fetched.
+    Literal autolinks (``http://``, ``www.``, ``a@b``) are broken by an invisible word joiner.
     Newlines become spaces, or Markdown line breaks with ``keep_lines``."""
-    lines = str(value).splitlines() or [""]
-    safe = ["".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in " ".join(line.split())) for line in lines]
+    lines = [_no_autolink(" ".join(line.split())) for line in (str(value).splitlines() or [""])]
+    safe = ["".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in line) for line in lines]
     return "  \n".join(safe) if keep_lines else " ".join(safe)
+
+
+_WORD_JOINER = "\u2060"  # invisible, zero-width: it splits what GitHub-style autolinking looks for
+
+
+def _no_autolink(text: str) -> str:
+    """Break the literal autolinks of GitHub Markdown (``http://``, ``www.``, ``name@host``), which
+    backslash escapes do not stop, with an invisible word joiner: the text reads the same."""
+    text = text.replace("://", ":" + _WORD_JOINER + "//").replace("@", "@" + _WORD_JOINER)
+    return re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:3] + _WORD_JOINER + ".", text)
 
 
 def message(e: BaseException) -> str:

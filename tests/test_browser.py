@@ -15,7 +15,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,11 +40,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(app_env, tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: run scripts/browser-setup.sh (Debian package 'chromium')")
-    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+@contextmanager
+def _streamlit(tmp_path):
+    """``streamlit run app.py`` on a free port with the current environment; yields its URL."""
     port = _free_port()
     log = open(tmp_path / "streamlit.log", "wb")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -75,6 +75,36 @@ def server(app_env, tmp_path):
                 pass
             proc.wait(timeout=15)
         log.close()
+
+
+def _need_browser() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: run scripts/browser-setup.sh (Debian package 'chromium')")
+    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+
+
+@pytest.fixture
+def server(app_env, tmp_path):
+    _need_browser()
+    with _streamlit(tmp_path) as url:
+        yield url
+
+
+EVIL = "[Session expired: log in again](http://evil.example/login) ![pixel](http://evil.example/pixel.png)"
+
+
+@pytest.fixture
+def evil_server(app_env, tmp_path, monkeypatch):
+    """The app on a copy of the tiny collection whose segment rose_009 has Markdown in its transcript."""
+    import shutil
+
+    _need_browser()
+    data = tmp_path / "data"
+    shutil.copytree(app_env["data"] / "tiny", data / "tiny")
+    (data / "tiny" / "rose_009.txt").write_text("red layered petals\n" + EVIL + "\n")
+    monkeypatch.setenv("EXPLORER_DATA", str(data))
+    with _streamlit(tmp_path) as url:
+        yield url
 
 
 def settle(page, timeout: float = TIMEOUT) -> None:
@@ -188,5 +218,35 @@ def test_app_in_a_real_browser(server):
             shot(page, "7_training")
             assert not errors, errors
             assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            browser.close()
+
+
+def test_url_and_transcript_markdown_is_shown_as_text_in_a_real_browser(evil_server):
+    """A Markdown link in the ``anchor`` URL parameter and a link + image in a transcript: shown as
+    the characters they are, no link element, nothing fetched from the linked host."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.set_default_timeout(TIMEOUT * 1000)
+            fetched: list[str] = []
+            page.on("request", lambda r: fetched.append(r.url) if urllib.parse.urlparse(r.url).hostname == "evil.example" else None)
+            page.goto(evil_server + "/hyperlinks?collection=tiny&split=test&anchor=" + urllib.parse.quote(EVIL))
+            settle(page)
+            page.get_by_text("[Session expired: log in again](http").first.wait_for()  # the characters, as typed
+            shot(page, "5c_hyperlinks_markdown_anchor")
+            assert page.locator('a[href*="evil.example"]').count() == 0
+            assert page.locator('img[src*="evil.example"]').count() == 0
+
+            page.goto(evil_server + "/hyperlinks?collection=tiny&split=test&anchor=rose_009")
+            settle(page)
+            page.get_by_text("![pixel](http").first.wait_for()  # the transcript's characters, as written
+            shot(page, "5d_hyperlinks_markdown_transcript")
+            assert page.locator('a[href*="evil.example"]').count() == 0
+            assert page.locator('img[src*="evil.example"]').count() == 0
+            assert not fetched, fetched
         finally:
             browser.close()
