@@ -153,7 +153,7 @@ def top_words(path, image, k: int = 15, method: str | None = None, skip_stopword
 # =====================================================================================================
 
 DEFAULT_COLLECTION = "flowers102_reed"
-DEFAULT_KIND = "gan_cls"
+DEFAULT_KIND = "gan_proj"  # the GAN recipe that learns on a CPU (docs/gan_proj.md); gan_cls is the paper-faithful one
 HYPERLINK_TOP = 50  # targets kept per anchor in the cached hyperlink index
 HYPERLINK_VERSION = 1
 MAX_UPLOAD_BYTES = 50_000_000
@@ -417,6 +417,10 @@ def _summary(path: str, mtime: float, size: int) -> dict:
         return {"problem": f"{Path(path).name} is not a readable checkpoint ({type(e).__name__}: {e})"}
     if meta.get("kind") not in MODELS:
         meta["problem"] = f"unknown model kind {meta.get('kind')!r} (this explorer knows: {', '.join(MODELS)})"
+    else:
+        fits = ckpt_io.check_fits(path)  # e.g. a checkpoint of an older model layout: listed, marked unusable
+        if fits:
+            meta["problem"] = fits
     return meta
 
 

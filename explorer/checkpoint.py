@@ -150,6 +150,23 @@ def _mismatch(model: torch.nn.Module, state: dict, left_out: list[str]) -> str |
     return "; ".join(parts) or None
 
 
+def check_fits(path: str | Path) -> str | None:
+    """Why a checkpoint file cannot be rebuilt (config refused, or weights that do not fit the model its
+    config describes), or None when it can. Tensors are memory-mapped, not read: cheap enough for a
+    listing."""
+    from .models import MODELS, DataSpec
+    from .models.base import config_from_dict
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        model_cls, config_cls = MODELS[ckpt["kind"]]
+        model = model_cls(config_from_dict(config_cls, ckpt["config"]), DataSpec.from_dict(ckpt["data_spec"]))
+    except Exception as e:  # noqa: BLE001 - whatever stops a rebuild is the problem to show
+        return " ".join(str(e).split())[:300] or type(e).__name__
+    problem = _mismatch(model, ckpt["model_state"], list(ckpt.get("inference_only") or []))
+    return f"its {ckpt['kind']} weights do not fit the model its config describes: {problem}" if problem else None
+
+
 def build_model(ckpt: dict, path: str | Path | None = None):
     """Rebuild the model (eval mode) from a checkpoint dict alone (vsepp-style).
 

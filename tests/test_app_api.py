@@ -207,3 +207,17 @@ def test_selection_csv(app_env):
     lines = csv.strip().splitlines()
     assert lines[0] == "id,category,split,transcript,video_id,start,end"
     assert len(lines) == 3 and lines[1].startswith("rose_001,rose,") and "video" in lines[1]
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_is_listed_unusable(app_env):
+    from explorer import checkpoint as ckpt_io
+    from explorer.paths import runs_dir
+
+    ckpt = ckpt_io.load(app_env["ckpt"])
+    ckpt["config"]["embed_channels"] = 128  # an older/other model layout than its weights
+    run = runs_dir() / "gan_cls-tiny-mismatch"
+    ckpt_io.save(ckpt, run / "best.pt")
+    entry = {e["id"]: e for e in api.list_checkpoints()}["runs/gan_cls-tiny-mismatch/best.pt"]
+    assert not entry["supported"] and "do not fit the model its config describes" in entry["problem"]
+    assert "D.joint_conv.weight" in entry["problem"] and "\n" not in entry["problem"]
+    assert {e["id"]: e for e in api.list_checkpoints()}["extra/gan_cls-tiny.pt"]["supported"]
