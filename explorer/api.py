@@ -22,7 +22,7 @@ import torch
 from . import checkpoint as ckpt_io
 from .checkpoint import CheckpointError
 from .data.collection import Collection, CollectionError, list_collection_names, load_collection, resolve_collection_path
-from .data.images import MAX_PIXELS, ImageInputError, image_to_uint8, keyframes_uint8, load_rgb, to_model_range
+from .data.images import MAX_PIXELS, ImageInputError, decode_problem, image_to_uint8, keyframes_uint8, load_rgb, to_model_range
 from .data.text import STOPWORDS, OutOfVocabularyError, tokenize
 from .evaluate import LoadedModel
 from .paths import DataRootError, checkpoints_dir, data_root, runs_dir
@@ -655,7 +655,7 @@ def inspect_upload(data: bytes, name: str = "uploaded file") -> dict:
             fmt, mode, (w, h) = img.format, img.mode, img.size
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ImageInputError(f"{name} is not an image (expected {', '.join(UPLOAD_FORMATS)}): "
-                              f"{type(e).__name__}") from e
+                              f"{decode_problem(e)}") from e
     if fmt not in UPLOAD_FORMATS:
         raise ImageInputError(f"{name} is a {fmt} image; accepted formats: {', '.join(UPLOAD_FORMATS)}")
     if w * h > MAX_PIXELS:

@@ -102,8 +102,9 @@ def test_transcript_checks_and_generation(app_env):
 
 def test_upload_validation(app_env):
     assert api.inspect_upload(_png(), "ok.png")["format"] == "PNG"
-    with pytest.raises(ImageInputError, match="not an image"):
+    with pytest.raises(ImageInputError, match="not an image") as info:
         api.inspect_upload(b"%PDF-1.4 definitely not an image", "notes.pdf")
+    assert "Error" not in str(info.value) and "not in any image format" in str(info.value)  # no class names
     with pytest.raises(ImageInputError, match="empty"):
         api.inspect_upload(b"", "empty.png")
     big = _png(size=(10_000, 5_000), mode="L")  # 50 megapixels, a few kB of PNG

@@ -26,6 +26,16 @@ class ImageInputError(ValueError):
     """The input is not a usable image; the message says why."""
 
 
+def decode_problem(e: BaseException) -> str:
+    """What went wrong decoding an image, in words (no Python class names): for user-facing messages."""
+    if isinstance(e, UnidentifiedImageError):
+        return "its contents are not in any image format this tool reads"
+    if isinstance(e, Image.DecompressionBombError):
+        return "it declares far more pixels than any keyframe needs"
+    detail = " ".join(str(e).split())[:200]
+    return f"the file is damaged or truncated: {detail}" if detail else "the file is damaged or truncated"
+
+
 def load_rgb(source: str | Path | bytes, what: str | None = None) -> Image.Image:
     """Decode an image file path or raw bytes into an RGB PIL image, validating it first."""
     label = what or (str(source) if not isinstance(source, bytes) else "uploaded image")
@@ -47,7 +57,7 @@ def load_rgb(source: str | Path | bytes, what: str | None = None) -> Image.Image
         except ImageInputError:
             raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-            raise ImageInputError(f"{label} is not a readable image ({type(e).__name__}: {e})") from e
+            raise ImageInputError(f"{label} is not a readable image ({decode_problem(e)})") from e
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         # Composite transparent images on white rather than letting the alpha channel be dropped to black.
         rgba = img.convert("RGBA")
