@@ -13,7 +13,7 @@ ui.frame("hyperlinks")
 st.title("Hyperlinks")
 st.caption("Video hyperlinking: an anchor segment ranks every other segment of the split by cosine similarity of "
            "the joint embeddings; a target is relevant when it has the anchor's category. P@10 and AP are the "
-           "anchor's own. The URL holds the collection, model(s), split and anchor: copy it to share this view.")
+           "anchor's own. The URL holds the collection, model(s), split, anchor and number of targets: copy it to share this view.")
 
 coll = ui.require_collection()
 ref = ui.require_model()
@@ -54,6 +54,17 @@ if model2 and model2 not in others:
     st.session_state["keep_hl_model2"] = ""
 ui.default("keep_hl_model2", "")
 ui.default("keep_hl_k", 10)
+k_url = st.session_state["keep_hl_k"]
+if isinstance(k_url, str):  # from a shared URL: a whole number of targets between 5 and HYPERLINK_TOP
+    try:
+        k_url = int(k_url)
+        if not 5 <= k_url <= api.HYPERLINK_TOP:
+            raise ValueError
+    except ValueError:
+        st.error(f"Targets shown from the URL: {ui.esc(repr(k_url))} is not a whole number from 5 to "
+                 f"{api.HYPERLINK_TOP}; showing 10.")
+        k_url = 10
+    st.session_state["keep_hl_k"] = k_url
 
 
 def _random_anchor() -> None:
@@ -83,7 +94,7 @@ with pick_col:
     anchor = ui.segment_picker(coll, "hl", split=split, label="Anchor", allow_none=False)
     st.button("Random anchor", on_click=_random_anchor)
 
-ui.set_url(anchor=anchor, split=split, model2=model2)
+ui.set_url(anchor=anchor, split=split, model2=model2, k=str(k))
 
 if not anchor:
     st.info("Choose an anchor: search by id, words or category.")

@@ -13,7 +13,7 @@ from explorer import api
 
 # Query parameters the app reads once per session (a shared URL) and keeps up to date.
 URL_KEYS = {"collection": "keep_collection", "model": "keep_model", "anchor": "keep_hl_segment",
-            "model2": "keep_hl_model2", "split": "keep_hl_split"}
+            "model2": "keep_hl_model2", "split": "keep_hl_split", "k": "keep_hl_k"}
 USER_ERRORS = (ValueError, KeyError, OSError, RuntimeError)
 
 

@@ -169,6 +169,16 @@ def test_hyperlinks_shared_url_and_side_by_side(app_env):
     assert set(table["relevant"]) <= {"✓ yes", "✗ no"} and "rose_009" not in set(table["id"])
     assert at.query_params["anchor"] == ["rose_009"] or at.query_params["anchor"] == "rose_009"
 
+    # the number of targets shown is part of the shared URL, both ways
+    at.slider(key="keep_hl_k").set_value(7).run()
+    assert str(at.query_params["k"]).strip("[]'") == "7"
+    shared = open_app(None, {"collection": "tiny", "model": app_env["ckpt_id"], "anchor": "rose_009", "split": "test", "k": "6"})
+    shared.switch_page("pages/5_hyperlinks.py").run()
+    assert shared.slider(key="keep_hl_k").value == 6 and len(shared.dataframe[0].value) == 6 and not errors(shared)
+    bad = open_app(None, {"collection": "tiny", "model": app_env["ckpt_id"], "anchor": "rose_009", "k": "lots"})
+    bad.switch_page("pages/5_hyperlinks.py").run()
+    assert any("Targets shown from the URL" in e for e in errors(bad)) and bad.slider(key="keep_hl_k").value == 10
+
     # pick another anchor: the URL follows
     at.text_input(key="keep_hl_search").input("violet").run()
     at.selectbox(key="keep_hl_segment").select("violet_011").run()
