@@ -108,10 +108,6 @@ def _resume(i: int) -> None:
         st.session_state["_tr_error"] = f"Cannot resume job {i}: {ui.message(e)}"
 
 
-def _use(ckpt_id: str) -> None:
-    st.session_state["keep_model"] = ckpt_id
-
-
 @st.fragment(run_every=2.0 if by_id[job_id].active else None)
 def job_panel(i: int) -> None:
     store.reconcile()
@@ -146,8 +142,11 @@ def job_panel(i: int) -> None:
     ckpt = job.checkpoint
     if ckpt is not None and job.status != "running":
         ckpt_id = f"runs/{Path(job.run_dir).name}/{ckpt.name}"
-        b[2].button("Use its checkpoint", key=f"use_{job.id}", on_click=_use, args=(ckpt_id,),
-                    help=f"Pick {ckpt_id} in the sidebar")
+        if b[2].button("Use its checkpoint", key=f"use_{job.id}", help=f"Pick {ckpt_id} in the sidebar"):
+            # This panel is a fragment: a click reruns only the fragment, so the sidebar would not change.
+            # Hand the choice to the sidebar (ui.sidebar picks up "_use_model") and rerun the whole app.
+            st.session_state["_use_model"] = ckpt_id
+            st.rerun(scope="app")
 
     curves = api.run_curves(job.run_dir)
     steps, epochs_log = curves["steps"], curves["epochs"]

@@ -349,6 +349,9 @@ def sidebar(page: str = "") -> dict:
         else:
             coll = None
             st.error(f"No collection: {api.data_problem() or 'none found'}")
+        if "_use_model" in st.session_state:  # "Use its checkpoint" on the Training page
+            st.session_state["keep_model"] = st.session_state.pop("_use_model")
+            _checkpoints.clear()  # the run's checkpoint may be newer than the cached listing
         entries = checkpoints()
         ids = [e["id"] for e in entries]
         chosen = st.session_state.get("keep_model")

@@ -368,3 +368,34 @@ def test_the_private_streamlit_flag_the_app_relies_on_still_exists():
     from streamlit.runtime.pages_manager import PagesManager
 
     assert hasattr(PagesManager, "uses_pages_directory"), "streamlit removed PagesManager.uses_pages_directory"
+
+
+def test_use_its_checkpoint_picks_the_run_in_the_sidebar_on_every_page(app_env):
+    import shutil
+    import sqlite3
+
+    from explorer import api
+    from explorer.paths import runs_dir
+
+    store = api.job_store()
+    job = store.submit("gan_cls", str(app_env["data"] / "tiny"), epochs=1, device="cpu", start=False)
+    run = Path(job.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(app_env["ckpt"], run / "best.pt")
+    shutil.copy2(app_env["ckpt"].with_suffix(".json"), run / "best.json")
+    (run / "log.jsonl").write_text('{"type": "status", "status": "finished"}\n')
+    con = sqlite3.connect(store.db_path)
+    con.execute("UPDATE jobs SET status = 'finished', ended = 1.0 WHERE id = ?", (job.id,))
+    con.commit()
+    con.close()
+    assert run.parent == runs_dir()
+
+    at = open_app("pages/7_training.py", {"collection": "tiny"})
+    want = f"runs/{run.name}/best.pt"
+    assert at.selectbox(key="keep_model").value != want
+    at.button(key=f"use_{job.id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="keep_model").value == want
+    assert want in str(at.query_params["model"])
+    at.switch_page("pages/5_hyperlinks.py").run()
+    assert at.selectbox(key="keep_model").value == want and not at.exception

@@ -250,3 +250,55 @@ def test_url_and_transcript_markdown_is_shown_as_text_in_a_real_browser(evil_ser
             assert not fetched, fetched
         finally:
             browser.close()
+
+
+def _finished_job(app_env) -> tuple[int, str]:
+    """A finished training job in the app's jobs database, its run holding the tiny checkpoint."""
+    import shutil
+    import sqlite3
+
+    from explorer import api
+
+    store = api.job_store()
+    job = store.submit("gan_cls", str(app_env["data"] / "tiny"), epochs=1, device="cpu", start=False)
+    run = Path(job.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(app_env["ckpt"], run / "best.pt")
+    shutil.copy2(app_env["ckpt"].with_suffix(".json"), run / "best.json")
+    (run / "log.jsonl").write_text('{"type": "status", "status": "finished"}\n')
+    con = sqlite3.connect(store.db_path)
+    con.execute("UPDATE jobs SET status = 'finished', ended = 1.0 WHERE id = ?", (job.id,))
+    con.commit()
+    con.close()
+    return job.id, run.name
+
+
+def test_use_its_checkpoint_in_a_real_browser(server, app_env):
+    """The Training page's job panel is a fragment: its button must still change the sidebar's model."""
+    from playwright.sync_api import sync_playwright
+
+    job_id, run_name = _finished_job(app_env)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.set_default_timeout(TIMEOUT * 1000)
+            page.goto(server + "/training?collection=tiny")
+            settle(page)
+            def model_shown() -> str:  # the sidebar's model picker, as displayed
+                return page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(1).locator("input").input_value()
+
+            assert run_name not in model_shown()
+            page.get_by_role("button", name="Use its checkpoint").first.click()
+            deadline = time.time() + TIMEOUT
+            while not model_shown().startswith(f"run {run_name}"):
+                assert time.time() < deadline, model_shown()
+                time.sleep(0.25)
+            settle(page)
+            assert f"model=runs/{run_name}/best.pt" in urllib.parse.unquote(page.url)
+            shot(page, "7b_training_use_its_checkpoint")
+            page.goto(page.url.replace("/training", "/hyperlinks"))
+            settle(page)
+            assert model_shown().startswith(f"run {run_name}"), model_shown()
+        finally:
+            browser.close()
