@@ -15,7 +15,8 @@ seed) and the shipped checkpoints:
    transcript, vs real val images within one class), and colour words on typed transcripts;
 3. top words, scored on words *distinctive* of the image's category (which the frequent-words list
    cannot win) and on the image's own transcript, vs the frequent-words and random baselines;
-4. wall-clock training time to the first checkpoint that beats text only and MobileNet only on val.
+4. wall-clock training time to the first checkpoint that beats text only and MobileNet only on val;
+5. with ``--ablations``: equal-budget runs that each change one ingredient, on val.
 
 Writes bench/results/gan_proj.{json,md}.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +43,12 @@ from explorer.evaluate import LoadedModel, embeddings
 from explorer.features.visual import MobileNetExtractor, extract_collection_features
 from explorer.generation_metrics import frechet_distance, mean_pairwise_cosine_distance, nearest_centroid_accuracy
 from explorer.metrics import hyperlinking_eval
+from explorer.models.gan_proj import GanProjConfig
 from explorer.paths import REPO_ROOT, checkpoints_dir
 from explorer.train import read_log
 
 BASELINE_KINDS = ("multimodal_ae", "bidnn", "dcca", "contrastive")
+GAN_PROJ_DEFAULTS = asdict(GanProjConfig())
 COLOUR_PROMPTS = {  # typed transcripts, not taken from the collection
     "yellow": "this flower has bright yellow petals",
     "red": "a flower with red petals",
@@ -224,6 +228,25 @@ def time_to_beat(run: Path, text_val: float, visual_val: float) -> dict:
             "best_val_p@10": max((r["val_p@10"] for r in epochs), default=None)}
 
 
+def ablations(coll, runs: list[Path]) -> list[dict]:
+    """Equal-budget runs (same epochs, seed 0), each leaving one ingredient out: val P@10 of the D
+    embedding (both pools) and the generation measures of the last checkpoint, all on val."""
+    val = np.array([i for i, s in enumerate(coll.segments) if s.split == "val"])
+    cats = [coll.segments[i].category for i in val]
+    rows = []
+    for run in runs:
+        cfg = json.loads((run / "run.json").read_text())["config"]
+        changed = {k: v for k, v in cfg.items() if k in GAN_PROJ_DEFAULTS and GAN_PROJ_DEFAULTS[k] != v and k != "epochs"}
+        row = {"run": str(run), "changed": changed, "epochs": len([r for r in read_log(run) if r.get("type") == "epoch"])}
+        for pool in ("flatten", "mean"):
+            lm = LoadedModel(run / "latest.pt", config_overrides={"embed_pool": pool})
+            row[f"val_p@10_{pool}"] = per_anchor(lm.embeddings(coll, val)["joint"], cats)["p@10"]
+        gen = generation(coll, {"g": run / "latest.pt"})
+        row.update({k: gen["g"][k] for k in ("frechet_mobilenet", "class_accuracy", "diversity_noise", "colour_words_respected")})
+        rows.append(row)
+    return rows
+
+
 def mean_std(values) -> str:
     v = np.asarray(values, float)
     return f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f}"
@@ -284,6 +307,14 @@ def markdown(res: dict) -> str:
                           (f"{tw['k']} most frequent training words", "frequent"), (f"{tw['k']} random vocabulary words", "random")):
             v, t = tw["val"][key], tw["test"][key]
             lines.append(f"| {name} | {v['distinctive_precision']:.3f} | {t['distinctive_precision']:.3f} | {t['own_transcript_precision']:.3f} |")
+    if res.get("ablations"):
+        lines += ["", "## Ablations (equal budget: seed 0, the same number of epochs; val split)", "",
+                  "| run | left out / changed | epochs | val P@10 (flatten) | val P@10 (mean) | Fréchet | class acc. | diversity | colour words |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in res["ablations"]:
+            changed = ", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "— (the recipe)"
+            lines.append(f"| {Path(r['run']).name} | {changed} | {r['epochs']} | {r['val_p@10_flatten']:.3f} | {r['val_p@10_mean']:.3f} | "
+                         f"{r['frechet_mobilenet']:.1f} | {r['class_accuracy']:.3f} | {r['diversity_noise']:.3f} | {len(r['colour_words_respected'])}/6 |")
     lines += ["", "## Training time to beat text only and MobileNet only on val", "",
               "| run | epochs | training seconds | seconds to beat both | best val P@10 |", "| --- | ---: | ---: | ---: | ---: |"]
     for t in res["time_to_beat"]:
@@ -297,19 +328,28 @@ def main() -> None:
     p.add_argument("--runs", nargs="+", required=True, help="gan_proj run directories, one per seed")
     p.add_argument("--generator", default=None, help="gan_proj checkpoint for generation/top words (default: first run's best.pt)")
     p.add_argument("--pools", nargs="+", default=["flatten", "mean"])
+    p.add_argument("--ablations", nargs="*", default=[], help="equal-budget run directories, one ingredient changed each")
     p.add_argument("--out", default=str(REPO_ROOT / "bench" / "results" / "gan_proj"))
     args = p.parse_args()
     torch.manual_seed(0)
+    t_start = time.perf_counter()
     coll = load_collection("flowers102_reed")
     runs = [Path(r) for r in args.runs]
     gen = Path(args.generator) if args.generator else runs[0] / "best.pt"
-    res = {"command": "python bench/bench_gan_proj.py " + " ".join(f"--runs {r}" if i == 0 else str(r) for i, r in enumerate(args.runs)),
+    command = "python bench/bench_gan_proj.py --runs " + " ".join(args.runs)
+    if args.generator:
+        command += f" --generator {args.generator}"
+    if args.ablations:
+        command += " --ablations " + " ".join(args.ablations)
+    res = {"command": command,
            "created": time.strftime("%Y-%m-%d %H:%M"), "hardware": f"{torch.get_num_threads()} CPU threads"}
     res["hyperlinking"] = hyperlinking(coll, runs, tuple(args.pools))
     tv, vv = (res["hyperlinking"]["baselines"][b]["val"]["p@10"] for b in ("text-only", "visual-only"))
     res["time_to_beat"] = [time_to_beat(r, tv, vv) for r in runs]
     res["generation"] = generation(coll, {"gan_proj": gen, "gan_cls (paper-faithful)": checkpoints_dir() / "gan_cls-flowers102_reed.pt"})
     res["topwords"] = top_words_bench(coll, gen, checkpoints_dir() / "gan_cls-flowers102_reed.pt")
+    res["ablations"] = ablations(coll, [Path(a) for a in args.ablations])
+    res["bench_seconds"] = time.perf_counter() - t_start
     md = markdown(res)
     print(md)
 
