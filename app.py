@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages import _shared as ui
 
-st.set_page_config(page_title="explorer", page_icon=":material/movie:", layout="wide")
+st.set_page_config(page_title="explorer", page_icon=ui.FAVICON, layout="wide")
 
 PAGES = [
     st.Page("pages/1_overview.py", title="Overview", icon=":material/home:", url_path="overview", default=True),

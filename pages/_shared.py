@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from typing import Any, Callable
 
@@ -15,6 +16,8 @@ from explorer import api
 URL_KEYS = {"collection": "keep_collection", "model": "keep_model", "anchor": "keep_hl_segment",
             "model2": "keep_hl_model2", "split": "keep_hl_split", "k": "keep_hl_k"}
 USER_ERRORS = (ValueError, KeyError, OSError, RuntimeError)
+# A local file: a ":material/...:" page icon makes the browser fetch the favicon from a font CDN.
+FAVICON = str(Path(__file__).resolve().parent.parent / "assets" / "favicon.png")
 
 
 # --------------------------------------------------------------------------------------- messages
@@ -390,7 +393,7 @@ def frame(page: str = "") -> None:
     if st.session_state.get("_frame_drawn"):
         return
     _leave_legacy_multipage_mode()
-    st.set_page_config(page_title="explorer", page_icon=":material/movie:", layout="wide")
+    st.set_page_config(page_title="explorer", page_icon=FAVICON, layout="wide")
     keep_widget_values()
     sidebar(page)
     poll_jobs()

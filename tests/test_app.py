@@ -399,3 +399,9 @@ def test_use_its_checkpoint_picks_the_run_in_the_sidebar_on_every_page(app_env):
     assert want in str(at.query_params["model"])
     at.switch_page("pages/5_hyperlinks.py").run()
     assert at.selectbox(key="keep_model").value == want and not at.exception
+
+
+def test_projection_banner_is_gone_once_the_plot_is_drawn(app_env):
+    at = open_app("pages/4_joint_space.py", {"collection": "tiny", "model": "extra/gan_cls-tiny2.pt"})  # not cached yet
+    assert not at.exception and at.get("plotly_chart")
+    assert "Computing the projection" not in texts(at)

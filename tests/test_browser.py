@@ -136,6 +136,9 @@ def test_app_in_a_real_browser(server):
             page.set_default_timeout(TIMEOUT * 1000)
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            elsewhere: list[str] = []  # everything the app shows must be served by the app itself
+            page.on("request", lambda r: elsewhere.append(r.url)
+                    if urllib.parse.urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None) else None)
 
             page.goto(server + "/?collection=tiny")
             settle(page)
@@ -217,6 +220,7 @@ def test_app_in_a_real_browser(server):
             page.get_by_text("Start a job", exact=True).first.wait_for()
             shot(page, "7_training")
             assert not errors, errors
+            assert not [u for u in elsewhere if not u.startswith(("data:", "blob:"))], elsewhere
             assert page.locator('[data-testid="stException"]').count() == 0
         finally:
             browser.close()
