@@ -938,6 +938,31 @@ def run_curves(run_dir) -> dict[str, list[dict]]:
     return {"steps": [r for r in recs if r.get("type") == "step"], "epochs": [r for r in recs if r.get("type") == "epoch"]}
 
 
+def run_progress(run_dir) -> dict:
+    """Where a run stands, from its log: {"step", "total_steps", "epoch", "epochs", "steps_per_s",
+    "eta_s", "best_val": {"val_p@10", "val_map", "epoch"} | None}. Speed is measured over the last
+    50 logged steps of the current attempt (None until two steps carry times); ``eta_s`` is None
+    when the speed or the plan is unknown."""
+    from .train import read_log
+
+    recs = read_log(run_dir)
+    plans = [r for r in recs if r.get("type") == "plan"]
+    steps = [r for r in recs if r.get("type") == "step"]
+    epochs = [r for r in recs if r.get("type") == "epoch"]
+    plan = plans[-1] if plans else {}
+    total = plan["steps_per_epoch"] * plan["epochs"] if plan else None
+    step = steps[-1]["step"] if steps else 0
+    timed = [r for r in steps[-50:] if "time" in r and r["time"] >= plan.get("time", 0)]
+    speed = None
+    if len(timed) >= 2 and timed[-1]["time"] > timed[0]["time"]:
+        speed = (timed[-1]["step"] - timed[0]["step"]) / (timed[-1]["time"] - timed[0]["time"])
+    best = max(epochs, key=lambda r: r.get("val_p@10", float("-inf")), default=None)
+    return {"step": step, "total_steps": total, "epoch": epochs[-1]["epoch"] if epochs else 0,
+            "epochs": plan.get("epochs"), "steps_per_s": speed,
+            "eta_s": (total - step) / speed if speed and total else None,
+            "best_val": {k: best.get(k) for k in ("val_p@10", "val_map", "epoch")} if best else None}
+
+
 def job_log_tail(log_path, lines: int = 40) -> str:
     """The last lines of a job's log (progress-bar redraws collapsed)."""
     from .jobs import read_log_tail

@@ -12,7 +12,7 @@ on val; test is only for reporting).
 Run directory::
 
     run.json                      arguments, config, data spec (written once)
-    log.jsonl                     {"type": "step"|"epoch"|"status", ...} one JSON object per line
+    log.jsonl                     {"type": "step"|"epoch"|"status"|"plan", ...} one JSON object per line
     samples/epoch_NNN.png         generated 8x8 grid (rows: fixed val transcripts, columns: fixed noise)
     latest.pt / best.pt (+ .json) checkpoints (see explorer.checkpoint)
 """
@@ -294,6 +294,8 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
 
     batch_size = getattr(config, "batch_size", 64)
     steps_per_epoch = max(1, len(train_idx) // batch_size)  # drop the last partial batch (BN needs >1)
+    # what the progress display needs before the first epoch ends (explorer.api.run_progress)
+    log.write({"type": "plan", "steps_per_epoch": steps_per_epoch, "epochs": config.epochs, "time": time.time()})
     last_save = time.time()
     metrics: dict = {}
     model.train()
@@ -309,7 +311,7 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
             seconds += time.time() - t0
             progress["step_in_epoch"] = step + 1
             progress["global_step"] += 1
-            log.write({"type": "step", "epoch": epoch + 1, "step": progress["global_step"], **step_metrics})
+            log.write({"type": "step", "epoch": epoch + 1, "step": progress["global_step"], "time": time.time(), **step_metrics})
             bar.set_postfix({k: f"{v:.3f}" for k, v in list(step_metrics.items())[:3]})
             if max_steps is not None and progress["global_step"] >= max_steps:
                 save_latest(metrics)

@@ -150,9 +150,20 @@ def job_panel(i: int) -> None:
 
     curves = api.run_curves(job.run_dir)
     steps, epochs_log = curves["steps"], curves["epochs"]
-    done = epochs_log[-1]["epoch"] if epochs_log else 0
-    if job.epochs:
-        st.progress(min(1.0, done / job.epochs), text=f"epoch {done} of {job.epochs} done · {len(steps)} steps logged")
+    prog = api.run_progress(job.run_dir)
+    if prog["total_steps"]:
+        parts = [f"step {prog['step']:,} of {prog['total_steps']:,}", f"epoch {prog['epoch']} of {prog['epochs']} done"]
+        if prog["steps_per_s"] and job.status == "running":
+            parts.append(f"{prog['steps_per_s']:.2f} steps/s")
+            if prog["eta_s"] is not None:
+                eta = prog["eta_s"]
+                parts.append(f"about {eta:.0f} s left" if eta < 90 else f"about {eta / 60:.0f} min left")
+        st.progress(min(1.0, prog["step"] / prog["total_steps"]), text=" · ".join(parts))
+    if prog["best_val"]:
+        m = st.columns(3)
+        m[0].metric("best val P@10", f"{prog['best_val']['val_p@10']:.4f}")
+        m[1].metric("its val MAP", f"{prog['best_val']['val_map']:.4f}")
+        m[2].metric("at epoch", prog["best_val"]["epoch"])
     left, right = st.columns([3, 2], gap="medium")
     with left:
         if steps:

@@ -162,3 +162,16 @@ def test_resume_removes_stale_temporaries_and_sidecars_are_checked_by_size(tiny_
     side["kind"], side["bytes"] = "lie", side["bytes"] + 1
     (run / "latest.json").write_text(json.dumps(side))
     assert ckpt_io.read_summary(run / "latest.pt")["kind"] == "gan_cls"
+
+
+def test_run_progress_reports_steps_speed_time_left_and_best_val(tiny_collection, tmp_path):
+    from explorer import api
+
+    run = train("gan_cls", str(tiny_collection), epochs=2, device="cpu", out=tmp_path / "r", overrides=FAST,
+                progress_bar=False, max_steps=6)  # 4 steps per epoch: stops in epoch 2
+    prog = api.run_progress(run)
+    assert (prog["step"], prog["total_steps"], prog["epoch"], prog["epochs"]) == (6, 8, 1, 2)
+    assert prog["steps_per_s"] > 0 and prog["eta_s"] == pytest.approx(2 / prog["steps_per_s"])
+    assert prog["best_val"]["epoch"] == 1 and 0 <= prog["best_val"]["val_p@10"] <= 1
+    assert api.run_progress(tmp_path / "nothing-here") == {"step": 0, "total_steps": None, "epoch": 0, "epochs": None,
+                                                            "steps_per_s": None, "eta_s": None, "best_val": None}
