@@ -440,6 +440,7 @@ def _entry(path: Path, source: str, ckpt_id: str, label: str) -> dict:
         "collection": coll, "metrics": meta.get("metrics") or {}, "epoch": progress.get("epoch"),
         "epochs": progress.get("epochs"), "created": meta.get("created"), "size": path.stat().st_size,
         "supported": "problem" not in meta, "problem": meta.get("problem"), "mtime": path.stat().st_mtime,
+        "data_spec": meta.get("data_spec") or {},
     }
 
 
@@ -525,9 +526,25 @@ def checkpoint_stamp(ref) -> tuple[str, float, int]:
     return _file_stamp(resolve_checkpoint(ref))
 
 
+def fits_collection(entry: dict, collection) -> bool:
+    """Whether a listed checkpoint can read ``collection``'s inputs: keyframes/transcripts for a model
+    trained on raw transcripts, the same built-in feature sizes for a feature-only collection
+    (e.g. Wikipedia's 128-d SIFT and 10-d LDA). Unknown specs (old sidecars) count as fitting."""
+    spec = entry.get("data_spec") or {}
+    if not spec:
+        return True
+    coll = _coll(collection)
+    if coll.features:
+        return (spec.get("image_input") == "features:builtin" and spec.get("text_input") == "builtin"
+                and spec.get("image_dim") == coll.features["image"].shape[1]
+                and spec.get("text_dim") == coll.features["text"].shape[1])
+    return spec.get("text_input") == "word2vec" and (spec.get("image_input") != "features:builtin") and coll.has_images
+
+
 def default_checkpoint(collection: str | None, entries: list[dict] | None = None) -> str | None:
-    """The checkpoint to show first: the shipped GAN-CLS one of the collection, else any usable one
-    trained on it (shipped first, then the newest run), else any usable one; None when there is none."""
+    """The checkpoint to show first: the shipped default GAN of the collection, else any usable one
+    trained on it (shipped first, then the newest run), else a usable one trained elsewhere that can
+    read the collection's inputs; None when there is none (the pages then say so)."""
     entries = list_checkpoints() if entries is None else entries
     usable = [e for e in entries if e["supported"]]
     name = Path(collection).name if collection else None
@@ -537,6 +554,11 @@ def default_checkpoint(collection: str | None, entries: list[dict] | None = None
     for e in usable:
         if e["collection"] == name:
             return e["id"]
+    if collection:
+        try:
+            usable = [e for e in usable if fits_collection(e, collection)]
+        except (CollectionError, DataRootError, OSError):
+            pass
     return usable[0]["id"] if usable else None
 
 

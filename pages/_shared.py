@@ -365,6 +365,10 @@ def sidebar(page: str = "") -> dict:
             chosen = api.default_checkpoint(coll, entries)
             if chosen:
                 st.session_state["keep_model"] = chosen
+            elif coll and any(e["supported"] for e in entries):
+                st.session_state["keep_model"] = chosen = next(e["id"] for e in entries if e["supported"])
+                notices.append(f"No checkpoint can read collection {coll!r} (none was trained on it, and the others "
+                               "expect other inputs): train one on the Training page.")
         if ids:
             labels = {e["id"]: e["label"] + ("" if e["supported"] else "  (unusable)") for e in entries}
             st.selectbox("Model checkpoint", ids, key="keep_model", format_func=lambda i: labels.get(i, i),
@@ -469,11 +473,31 @@ def require_model(generative: bool = False) -> str:
     except USER_ERRORS as err:
         st.error(f"Checkpoint {esc(ref)} cannot be loaded: {message(err)}")
         st.stop()
+    coll = ctx()["collection"]
+    if e is not None and coll and not _fits(ref, coll):
+        st.warning(f"Checkpoint {esc(e['label'])} cannot read collection {esc(repr(coll))}: it was trained on "
+                   f"{esc(repr(e.get('collection')))}, whose inputs differ ({esc(_spec_words(e))}). Pick a checkpoint "
+                   "trained on this collection in the sidebar, or train one on the Training page.")
+        st.page_link("pages/7_training.py", label="Train a model on the Training page", icon=":material/model_training:")
+        st.stop()
     if generative and not hasattr(lm.model, "generate"):
         st.info(f"{esc(ref)} is a {lm.kind!r} model, which has no generator. This page needs a GAN checkpoint (gan_proj or gan_cls): "
                 "pick one in the sidebar.")
         st.stop()
     return ref
+
+
+def _fits(ref, coll: str) -> bool:
+    e = entry(ref)
+    try:
+        return e is None or api.fits_collection(e, collection(coll))
+    except USER_ERRORS:
+        return True  # the collection's own problem is reported by require_collection
+
+
+def _spec_words(e: dict) -> str:
+    spec = e.get("data_spec") or {}
+    return f"images as {spec.get('image_input')} ({spec.get('image_dim')}-d), text as {spec.get('text_input')} ({spec.get('text_dim')}-d)"
 
 
 def model_note(ref, coll: str) -> None:

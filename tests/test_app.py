@@ -405,3 +405,37 @@ def test_projection_banner_is_gone_once_the_plot_is_drawn(app_env):
     at = open_app("pages/4_joint_space.py", {"collection": "tiny", "model": "extra/gan_cls-tiny2.pt"})  # not cached yet
     assert not at.exception and at.get("plotly_chart")
     assert "Computing the projection" not in texts(at)
+
+
+def _feature_collection(root: Path, n: int = 12) -> None:
+    """A Wikipedia-layout collection: 8-d image and 3-d text features, no keyframes, no transcripts."""
+    import numpy as np
+
+    (root / "features").mkdir(parents=True)
+    rows = ["id\tcategory\timage_path\ttext_path\tsplit\tfeature_row"]
+    for i in range(n):
+        split = "train" if i < n // 2 else "test"
+        rows.append(f"s{i}\tc{i % 2}\t\t\t{split}\t{i if split == 'train' else i - n // 2}")
+    (root / "pairs.tsv").write_text("\n".join(rows) + "\n")
+    rng = np.random.default_rng(0)
+    np.savez(root / "features" / "raw_features.npz", I_tr=rng.normal(size=(n // 2, 8)), I_te=rng.normal(size=(n // 2, 8)),
+             T_tr=rng.normal(size=(n // 2, 3)), T_te=rng.normal(size=(n // 2, 3)))
+
+
+def test_a_collection_no_checkpoint_can_read_says_so_instead_of_failing(app_env, tmp_path, monkeypatch):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(app_env["data"] / "tiny", data / "tiny")
+    _feature_collection(data / "feat")
+    monkeypatch.setenv("EXPLORER_DATA", str(data))
+    from explorer import api
+
+    assert api.default_checkpoint("feat") is None and api.default_checkpoint("tiny") == "extra/gan_cls-tiny.pt"
+    at = open_app(None, {"collection": "feat"})
+    assert any("No checkpoint can read collection 'feat'" in e for e in errors(at)), errors(at)
+    at.switch_page("pages/5_hyperlinks.py").run()
+    assert not at.exception
+    warned = [shown(w.value) for w in at.warning]
+    assert any("cannot read collection 'feat'" in w and "trained on 'tiny'" in w for w in warned), warned
+    assert not at.dataframe  # no ranking attempted with a model that cannot read the inputs

@@ -273,12 +273,13 @@ def load_wikipedia(root: Path, name: str | None = None) -> Collection:
         split = _check_split(row["split"], f"{root / 'pairs.tsv'} line {n}")
         r = int(row["feature_row"])
         text_path = (row.get("text_path") or "").strip()
-        text = _normalise_transcript(_read_text(root / text_path, "text")) if text_path else ""
+        where = f"{root / 'pairs.tsv'} line {n} (segment {row['id']!r}"
+        text = _normalise_transcript(_read_text(_inside(root, text_path, where + ", text_path)"), "text")) if text_path else ""
         image_path = (row.get("image_path") or "").strip()
         segments.append(
             Segment(
                 id=row["id"], text=text, split=split, category=row["category"],
-                image_path=(root / image_path) if image_path else None,
+                image_path=_inside(root, image_path, where + ", image_path)") if image_path else None,
             )
         )
         img_rows.append(mats[(split, "image")][r])
