@@ -48,3 +48,24 @@ def test_collection_word_vectors_trained_on_train_split_only(tiny_collection):
     assert "petals" in wv.index
     again = collection_word_vectors(coll)  # cached
     assert np.array_equal(again.vectors, wv.vectors)
+
+
+def test_word2vec_is_bit_identical_across_processes_and_hash_seeds(tmp_path):
+    """Two fresh trainings (separate processes, different PYTHONHASHSEED) give identical vectors."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from explorer.data.text import train_word_vectors; "
+            "texts = [f'the {c} flower has {w} petals and a {s} centre' for c in ('red', 'pink', 'white', 'blue') "
+            "for w in ('round', 'long', 'soft') for s in ('dark', 'yellow')] * 400; "
+            "wv = train_word_vectors(texts); np.save(sys.argv[1], wv.vectors); open(sys.argv[1] + '.vocab', 'w').write(' '.join(wv.vocab))")
+    outs = []
+    for hash_seed in ("1", "2"):
+        out = str(tmp_path / f"v{hash_seed}.npy")
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", code, out], check=True, env=env)
+        outs.append(out)
+    a, b = (np.load(o) for o in outs)
+    assert open(outs[0] + ".vocab").read() == open(outs[1] + ".vocab").read()
+    assert a.shape == b.shape and np.array_equal(a, b)
