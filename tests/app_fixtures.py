@@ -95,3 +95,24 @@ def app_env(app_data, monkeypatch, tmp_path):
     monkeypatch.setenv("EXPLORER_JOBS_DB", str(tmp_path / "jobs.sqlite"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # for job processes started by the tests
     return app_data
+
+
+def finished_job(app_env) -> tuple[int, str]:
+    """A finished training job in the app's jobs database whose run holds the tiny checkpoint:
+    (job id, run directory name)."""
+    import sqlite3
+
+    from explorer import api
+
+    store = api.job_store()
+    job = store.submit("gan_cls", str(app_env["data"] / "tiny"), epochs=1, device="cpu", start=False)
+    run = Path(job.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(app_env["ckpt"], run / "best.pt")
+    shutil.copy2(app_env["ckpt"].with_suffix(".json"), run / "best.json")
+    (run / "log.jsonl").write_text('{"type": "status", "status": "finished"}\n')
+    con = sqlite3.connect(store.db_path)
+    con.execute("UPDATE jobs SET status = 'finished', ended = 1.0 WHERE id = ?", (job.id,))
+    con.commit()
+    con.close()
+    return job.id, run.name

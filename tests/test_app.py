@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from .app_fixtures import app_data, app_env  # noqa: F401  (fixtures)
+from .app_fixtures import app_data, app_env, finished_job  # noqa: F401  (fixtures)
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = {
@@ -371,29 +371,11 @@ def test_the_private_streamlit_flag_the_app_relies_on_still_exists():
 
 
 def test_use_its_checkpoint_picks_the_run_in_the_sidebar_on_every_page(app_env):
-    import shutil
-    import sqlite3
-
-    from explorer import api
-    from explorer.paths import runs_dir
-
-    store = api.job_store()
-    job = store.submit("gan_cls", str(app_env["data"] / "tiny"), epochs=1, device="cpu", start=False)
-    run = Path(job.run_dir)
-    run.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(app_env["ckpt"], run / "best.pt")
-    shutil.copy2(app_env["ckpt"].with_suffix(".json"), run / "best.json")
-    (run / "log.jsonl").write_text('{"type": "status", "status": "finished"}\n')
-    con = sqlite3.connect(store.db_path)
-    con.execute("UPDATE jobs SET status = 'finished', ended = 1.0 WHERE id = ?", (job.id,))
-    con.commit()
-    con.close()
-    assert run.parent == runs_dir()
-
+    job_id, run_name = finished_job(app_env)
     at = open_app("pages/7_training.py", {"collection": "tiny"})
-    want = f"runs/{run.name}/best.pt"
+    want = f"runs/{run_name}/best.pt"
     assert at.selectbox(key="keep_model").value != want
-    at.button(key=f"use_{job.id}").click().run()
+    at.button(key=f"use_{job_id}").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="keep_model").value == want
     assert want in str(at.query_params["model"])

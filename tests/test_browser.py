@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .app_fixtures import app_data, app_env  # noqa: F401  (fixtures)
+from .app_fixtures import app_data, app_env, finished_job  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -256,32 +256,11 @@ def test_url_and_transcript_markdown_is_shown_as_text_in_a_real_browser(evil_ser
             browser.close()
 
 
-def _finished_job(app_env) -> tuple[int, str]:
-    """A finished training job in the app's jobs database, its run holding the tiny checkpoint."""
-    import shutil
-    import sqlite3
-
-    from explorer import api
-
-    store = api.job_store()
-    job = store.submit("gan_cls", str(app_env["data"] / "tiny"), epochs=1, device="cpu", start=False)
-    run = Path(job.run_dir)
-    run.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(app_env["ckpt"], run / "best.pt")
-    shutil.copy2(app_env["ckpt"].with_suffix(".json"), run / "best.json")
-    (run / "log.jsonl").write_text('{"type": "status", "status": "finished"}\n')
-    con = sqlite3.connect(store.db_path)
-    con.execute("UPDATE jobs SET status = 'finished', ended = 1.0 WHERE id = ?", (job.id,))
-    con.commit()
-    con.close()
-    return job.id, run.name
-
-
 def test_use_its_checkpoint_in_a_real_browser(server, app_env):
     """The Training page's job panel is a fragment: its button must still change the sidebar's model."""
     from playwright.sync_api import sync_playwright
 
-    job_id, run_name = _finished_job(app_env)
+    job_id, run_name = finished_job(app_env)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
