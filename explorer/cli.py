@@ -89,10 +89,26 @@ def cmd_generate(args) -> int:
     from .api import generate_images
     from .data.images import image_grid
 
-    images = generate_images(args.checkpoint, args.text, n=args.n, seed=args.seed)
+    text = _transcript_arg(args.text)
+    images = generate_images(args.checkpoint, text, n=args.n, seed=args.seed)
     image_grid(images, ncols=min(args.n, 8)).save(args.out)
-    print(f"wrote {args.n} images for {args.text!r} to {args.out}")
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    print(f"wrote {args.n} images for {shown!r} ({len(text):,} characters) to {args.out}")
     return 0
+
+
+def _transcript_arg(value: str) -> str:
+    """A transcript given on the command line: the text itself, ``-`` for standard input, or ``@PATH``
+    for a UTF-8 file (for transcripts too long for a command line)."""
+    if value == "-":
+        return sys.stdin.read()
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"cannot read the transcript file {path}: {getattr(e, 'strerror', None) or e}") from e
+    return value
 
 
 def cmd_topwords(args) -> int:
@@ -197,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("generate", help="images a GAN generates for a typed transcript (paper's Table 1)")
     s.add_argument("checkpoint", nargs="?", default=_default_checkpoint())
-    s.add_argument("text")
+    s.add_argument("text", help="the transcript; '-' reads it from standard input, '@PATH' from a UTF-8 file")
     s.add_argument("--n", type=int, default=8)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default="grid.png")

@@ -66,3 +66,22 @@ def test_real_baselines_beat_random(shared_data, capsys):
         results[r["model"]] = r["hyperlinking"]
         assert r["n_queries"] == 814
     assert results["text-only"]["p@10"] > 0.15 and results["visual-only (pixels)"]["p@10"] > 0.04  # random ~0.01
+
+
+def test_generate_takes_a_long_transcript_from_a_file_or_stdin(tiny_collection, tmp_path, capsys, monkeypatch):
+    import io
+
+    from explorer.train import train
+
+    run = train("gan_cls", str(tiny_collection), epochs=1, device="cpu", out=tmp_path / "r",
+                overrides={"batch_size": 8}, progress_bar=False, max_steps=1)
+    long_text = "bright yellow petals with a dark brown centre " * 25_000  # ~1.2 MB: too long for argv
+    (tmp_path / "t.txt").write_text(long_text)
+    assert main(["generate", str(run / "latest.pt"), f"@{tmp_path / 't.txt'}", "--n", "2", "--out", str(tmp_path / "a.png")]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "a.png").is_file() and f"{len(long_text):,} characters" in out and len(out) < 300
+    monkeypatch.setattr("sys.stdin", io.StringIO("deep purple petals"))
+    assert main(["generate", str(run / "latest.pt"), "-", "--n", "2", "--out", str(tmp_path / "b.png")]) == 0
+    assert "'deep purple petals'" in capsys.readouterr().out
+    assert main(["generate", str(run / "latest.pt"), f"@{tmp_path / 'missing.txt'}"]) == 2
+    assert "cannot read the transcript file" in capsys.readouterr().err
