@@ -35,10 +35,10 @@ import numpy as np
 import torch
 from scipy import stats
 
-from explorer.analysis import colour_share, content_words
+from explorer.analysis import colour_share, content_words, frequent_words
 from explorer.data.collection import load_collection
 from explorer.data.images import from_model_range, keyframes_uint8, to_model_range
-from explorer.data.text import STOPWORDS, tokenize
+from explorer.data.text import STOPWORDS
 from explorer.evaluate import LoadedModel, embeddings
 from explorer.features.visual import MobileNetExtractor, extract_collection_features
 from explorer.generation_metrics import frechet_distance, mean_pairwise_cosine_distance, nearest_centroid_accuracy
@@ -182,13 +182,7 @@ def top_words_bench(coll, path: Path, paper: Path, k: int = 15, limit: int = 256
 
     lm, paper_lm = LoadedModel(path), LoadedModel(paper)
     distinct = distinctive_words(coll)
-    counts: dict[str, int] = {}
-    for s in coll.segments:
-        if s.split == "train":
-            for w in tokenize(s.text):
-                if w not in STOPWORDS:
-                    counts[w] = counts.get(w, 0) + 1
-    frequent = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+    frequent = frequent_words([s.text for s in coll.segments if s.split == "train"], k)
     vocab = [w for w in lm.word_vectors.vocab if w not in STOPWORDS]
     out = {"checkpoint": str(path), "n": limit, "k": k, "frequent_words": frequent}
     for split in ("val", "test"):

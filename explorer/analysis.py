@@ -76,6 +76,16 @@ def content_words(text: str) -> set[str]:
     return {t for t in tokenize(text) if t not in STOPWORDS}
 
 
+def frequent_words(texts: list[str], k: int) -> list[str]:
+    """The k most frequent content words (stopwords left out) of ``texts``; ties by word."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for w in tokenize(text):
+            if w not in STOPWORDS:
+                counts[w] = counts.get(w, 0) + 1
+    return [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+
+
 def topwords_quality(word_lists: list[list[str]], transcripts: list[str], vocab: list[str], train_texts: list[str],
                      k: int = 15, seed: int = 0, random_draws: int = 20) -> dict:
     """Hit rate and precision of per-image top-k words against each image's own transcript.
@@ -93,12 +103,7 @@ def topwords_quality(word_lists: list[list[str]], transcripts: list[str], vocab:
     content_vocab = [w for w in vocab if w not in STOPWORDS]
     rng = np.random.default_rng(seed)
     draws = [score([list(rng.choice(content_vocab, size=k, replace=False)) for _ in truth]) for _ in range(random_draws)]
-    counts: dict[str, int] = {}
-    for text in train_texts:
-        for w in tokenize(text):
-            if w not in STOPWORDS:
-                counts[w] = counts.get(w, 0) + 1
-    frequent = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+    frequent = frequent_words(train_texts, k)
     return {
         "method": score(word_lists),
         "random": {key: float(np.mean([d[key] for d in draws])) for key in ("hit_rate", "precision")},

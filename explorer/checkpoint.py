@@ -154,15 +154,25 @@ def check_fits(path: str | Path) -> str | None:
     """Why a checkpoint file cannot be rebuilt (config refused, or weights that do not fit the model its
     config describes), or None when it can. Tensors are memory-mapped, not read: cheap enough for a
     listing."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        model = _new_model(ckpt)
+    except Exception as e:  # noqa: BLE001 - whatever stops a rebuild is the problem to show
+        return " ".join(str(e).split())[:300] or type(e).__name__
+    return _misfit(ckpt, model)
+
+
+def _new_model(ckpt: dict):
+    """The untrained model the checkpoint's kind, config (checked) and data spec describe."""
     from .models import MODELS, DataSpec
     from .models.base import config_from_dict
 
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        model_cls, config_cls = MODELS[ckpt["kind"]]
-        model = model_cls(config_from_dict(config_cls, ckpt["config"]), DataSpec.from_dict(ckpt["data_spec"]))
-    except Exception as e:  # noqa: BLE001 - whatever stops a rebuild is the problem to show
-        return " ".join(str(e).split())[:300] or type(e).__name__
+    model_cls, config_cls = MODELS[ckpt["kind"]]
+    return model_cls(config_from_dict(config_cls, ckpt["config"]), DataSpec.from_dict(ckpt["data_spec"]))
+
+
+def _misfit(ckpt: dict, model) -> str | None:
+    """"its KIND weights do not fit ...: what differs", or None when the checkpoint's state fits ``model``."""
     problem = _mismatch(model, ckpt["model_state"], list(ckpt.get("inference_only") or []))
     return f"its {ckpt['kind']} weights do not fit the model its config describes: {problem}" if problem else None
 
@@ -173,18 +183,13 @@ def build_model(ckpt: dict, path: str | Path | None = None):
     A state that does not fit the architecture its config describes raises ``CheckpointError`` with
     one line naming the file, the kind and what does not match.
     """
-    from .models import MODELS, DataSpec
-    from .models.base import config_from_dict
-
-    model_cls, config_cls = MODELS[ckpt["kind"]]
-    config = config_from_dict(config_cls, ckpt["config"])
-    model = model_cls(config, DataSpec.from_dict(ckpt["data_spec"]))
+    model = _new_model(ckpt)
     # An inference-only release leaves out the modules embed() never uses (strip_for_release); every
     # other key must load, and the left-out modules are replaced by stubs that say so when called.
     dropped = list(ckpt.get("inference_only") or [])
-    problem = _mismatch(model, ckpt["model_state"], dropped)
+    problem = _misfit(ckpt, model)
     if problem:
-        raise CheckpointError(f"{path or 'checkpoint'}: its {ckpt['kind']} weights do not fit the model its config describes: {problem}")
+        raise CheckpointError(f"{path or 'checkpoint'}: {problem}")
     model.load_state_dict(ckpt["model_state"], strict=not dropped)
     for name in dropped:
         setattr(model, name, LeftOut(name, ckpt["kind"]))

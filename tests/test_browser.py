@@ -107,6 +107,21 @@ def evil_server(app_env, tmp_path, monkeypatch):
         yield url
 
 
+@contextmanager
+def _chromium_page(height: int):
+    """A headless Chromium page (1400 px wide) with the tests' default timeout; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": height})
+            page.set_default_timeout(TIMEOUT * 1000)
+            yield page
+        finally:
+            browser.close()
+
+
 def settle(page, timeout: float = TIMEOUT) -> None:
     """Wait until the app has drawn a page title and stopped running for a moment."""
     deadline = time.time() + timeout
@@ -127,161 +142,140 @@ def shot(page, name: str) -> None:
 
 
 def test_app_in_a_real_browser(server):
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1500})
-            page.set_default_timeout(TIMEOUT * 1000)
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            elsewhere: list[str] = []  # everything the app shows must be served by the app itself
-            page.on("request", lambda r: elsewhere.append(r.url)
-                    if urllib.parse.urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None) else None)
+    with _chromium_page(height=1500) as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        elsewhere: list[str] = []  # everything the app shows must be served by the app itself
+        page.on("request", lambda r: elsewhere.append(r.url)
+                if urllib.parse.urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None) else None)
 
-            page.goto(server + "/?collection=tiny")
-            settle(page)
-            assert page.get_by_role("heading", name="Multimodal video hyperlinking explorer").is_visible()
-            shot(page, "1_overview")
+        page.goto(server + "/?collection=tiny")
+        settle(page)
+        assert page.get_by_role("heading", name="Multimodal video hyperlinking explorer").is_visible()
+        shot(page, "1_overview")
 
-            # Transcript -> imagery: type a transcript, see the generated images and the words used
-            page.goto(server + "/imagery?collection=tiny")
-            settle(page)
-            box = page.get_by_role("textbox", name="Transcript")
-            box.fill("large white petals with long orange stamens qqzzx")
-            box.press("Control+Enter")
-            page.get_by_text("qqzzx").first.wait_for()  # the unknown word is shown
-            settle(page)
-            images = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stImage"] img')
-            assert images.count() >= 8
-            assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(8))
-            page.get_by_text("Words used").first.wait_for()
-            shot(page, "2_transcript_to_imagery")
+        # Transcript -> imagery: type a transcript, see the generated images and the words used
+        page.goto(server + "/imagery?collection=tiny")
+        settle(page)
+        box = page.get_by_role("textbox", name="Transcript")
+        box.fill("large white petals with long orange stamens qqzzx")
+        box.press("Control+Enter")
+        page.get_by_text("qqzzx").first.wait_for()  # the unknown word is shown
+        settle(page)
+        images = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stImage"] img')
+        assert images.count() >= 8
+        assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(8))
+        page.get_by_text("Words used").first.wait_for()
+        shot(page, "2_transcript_to_imagery")
 
-            page.goto(server + "/topwords?collection=tiny")
-            settle(page)
-            page.get_by_text("Real transcript", exact=True).first.wait_for()
-            shot(page, "3_image_to_top_words")
+        page.goto(server + "/topwords?collection=tiny")
+        settle(page)
+        page.get_by_text("Real transcript", exact=True).first.wait_for()
+        shot(page, "3_image_to_top_words")
 
-            page.goto(server + "/joint-space?collection=tiny")
-            settle(page)
-            page.locator(".js-plotly-plot").first.wait_for()
-            shot(page, "4_joint_space")
-            # lasso (the default drag mode) around the whole plot area: every one of the 48 points
-            area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
-            x0, y0, x1, y1 = area["x"] + 2, area["y"] + 2, area["x"] + area["width"] - 2, area["y"] + area["height"] - 2
-            page.mouse.move(x0, y0)
-            page.mouse.down()
-            for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 4)):
-                page.mouse.move(x, y, steps=12)
-            page.mouse.up()
-            page.get_by_text("48 selected segments", exact=True).first.wait_for()
-            settle(page)
-            assert page.get_by_role("button", name="Export the selection as CSV").is_visible()
-            shot(page, "4b_joint_space_lasso")
-            # box selection (toolbar) over the left half: a non-empty strict subset
-            page.locator(".js-plotly-plot").first.hover()
-            page.locator('.modebar-btn[data-title="Box Select"]').first.click()
-            page.mouse.move(x0, y0)
-            page.mouse.down()
-            page.mouse.move((x0 + x1) / 2, y1, steps=12)
-            page.mouse.up()
-            page.wait_for_function("() => [...document.querySelectorAll('h3')].some(h => /^\\d+ selected segments?$/.test("
-                                   "h.textContent.trim()) && h.textContent.trim() !== '48 selected segments')")
-            settle(page)
-            n = int(page.locator("h3", has_text="selected segment").first.text_content().split()[0])
-            assert 0 < n < 48, n
+        page.goto(server + "/joint-space?collection=tiny")
+        settle(page)
+        page.locator(".js-plotly-plot").first.wait_for()
+        shot(page, "4_joint_space")
+        # lasso (the default drag mode) around the whole plot area: every one of the 48 points
+        area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+        x0, y0, x1, y1 = area["x"] + 2, area["y"] + 2, area["x"] + area["width"] - 2, area["y"] + area["height"] - 2
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 4)):
+            page.mouse.move(x, y, steps=12)
+        page.mouse.up()
+        page.get_by_text("48 selected segments", exact=True).first.wait_for()
+        settle(page)
+        assert page.get_by_role("button", name="Export the selection as CSV").is_visible()
+        shot(page, "4b_joint_space_lasso")
+        # box selection (toolbar) over the left half: a non-empty strict subset
+        page.locator(".js-plotly-plot").first.hover()
+        page.locator('.modebar-btn[data-title="Box Select"]').first.click()
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move((x0 + x1) / 2, y1, steps=12)
+        page.mouse.up()
+        page.wait_for_function("() => [...document.querySelectorAll('h3')].some(h => /^\\d+ selected segments?$/.test("
+                               "h.textContent.trim()) && h.textContent.trim() !== '48 selected segments')")
+        settle(page)
+        n = int(page.locator("h3", has_text="selected segment").first.text_content().split()[0])
+        assert 0 < n < 48, n
 
-            # Hyperlinks from a shared URL
-            page.goto(server + "/hyperlinks?collection=tiny&anchor=rose_009&split=test")
-            settle(page)
-            page.get_by_text("Anchor rose_009", exact=True).first.wait_for()
-            page.get_by_text("P@10", exact=True).first.wait_for()
-            assert "anchor=rose_009" in page.url
-            shot(page, "5_hyperlinks")
+        # Hyperlinks from a shared URL
+        page.goto(server + "/hyperlinks?collection=tiny&anchor=rose_009&split=test")
+        settle(page)
+        page.get_by_text("Anchor rose_009", exact=True).first.wait_for()
+        page.get_by_text("P@10", exact=True).first.wait_for()
+        assert "anchor=rose_009" in page.url
+        shot(page, "5_hyperlinks")
 
-            # ... and an anchor opened from the Failure cases page
-            page.goto(server + "/failures?collection=tiny")
-            settle(page)
-            page.get_by_role("heading", name="Per category (worst first)").wait_for()
-            shot(page, "6_failure_cases")
-            link = page.get_by_role("link", name="Open in Hyperlinks").first
-            target = link.get_attribute("href")
-            link.click()
-            page.wait_for_url("**/hyperlinks**")
-            settle(page)
-            anchor = target.split("anchor=")[1].split("&")[0]
-            page.get_by_text(f"Anchor {anchor}", exact=True).first.wait_for()
-            shot(page, "5b_hyperlinks_from_failure_cases")
+        # ... and an anchor opened from the Failure cases page
+        page.goto(server + "/failures?collection=tiny")
+        settle(page)
+        page.get_by_role("heading", name="Per category (worst first)").wait_for()
+        shot(page, "6_failure_cases")
+        link = page.get_by_role("link", name="Open in Hyperlinks").first
+        target = link.get_attribute("href")
+        link.click()
+        page.wait_for_url("**/hyperlinks**")
+        settle(page)
+        anchor = target.split("anchor=")[1].split("&")[0]
+        page.get_by_text(f"Anchor {anchor}", exact=True).first.wait_for()
+        shot(page, "5b_hyperlinks_from_failure_cases")
 
-            page.goto(server + "/training?collection=tiny")
-            settle(page)
-            page.get_by_text("Start a job", exact=True).first.wait_for()
-            shot(page, "7_training")
-            assert not errors, errors
-            assert not [u for u in elsewhere if not u.startswith(("data:", "blob:"))], elsewhere
-            assert page.locator('[data-testid="stException"]').count() == 0
-        finally:
-            browser.close()
+        page.goto(server + "/training?collection=tiny")
+        settle(page)
+        page.get_by_text("Start a job", exact=True).first.wait_for()
+        shot(page, "7_training")
+        assert not errors, errors
+        assert not [u for u in elsewhere if not u.startswith(("data:", "blob:"))], elsewhere
+        assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def test_url_and_transcript_markdown_is_shown_as_text_in_a_real_browser(evil_server):
     """A Markdown link in the ``anchor`` URL parameter and a link + image in a transcript: shown as
     the characters they are, no link element, nothing fetched from the linked host."""
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1200})
-            page.set_default_timeout(TIMEOUT * 1000)
-            fetched: list[str] = []
-            page.on("request", lambda r: fetched.append(r.url) if urllib.parse.urlparse(r.url).hostname == "evil.example" else None)
-            page.goto(evil_server + "/hyperlinks?collection=tiny&split=test&anchor=" + urllib.parse.quote(EVIL))
-            settle(page)
-            page.get_by_text("[Session expired: log in again](http").first.wait_for()  # the characters, as typed
-            shot(page, "5c_hyperlinks_markdown_anchor")
-            assert page.locator('a[href*="evil.example"]').count() == 0
-            assert page.locator('img[src*="evil.example"]').count() == 0
+    with _chromium_page(height=1200) as page:
+        fetched: list[str] = []
+        page.on("request", lambda r: fetched.append(r.url) if urllib.parse.urlparse(r.url).hostname == "evil.example" else None)
+        page.goto(evil_server + "/hyperlinks?collection=tiny&split=test&anchor=" + urllib.parse.quote(EVIL))
+        settle(page)
+        page.get_by_text("[Session expired: log in again](http").first.wait_for()  # the characters, as typed
+        shot(page, "5c_hyperlinks_markdown_anchor")
+        assert page.locator('a[href*="evil.example"]').count() == 0
+        assert page.locator('img[src*="evil.example"]').count() == 0
 
-            page.goto(evil_server + "/hyperlinks?collection=tiny&split=test&anchor=rose_009")
-            settle(page)
-            page.get_by_text("![pixel](http").first.wait_for()  # the transcript's characters, as written
-            shot(page, "5d_hyperlinks_markdown_transcript")
-            assert page.locator('a[href*="evil.example"]').count() == 0
-            assert page.locator('img[src*="evil.example"]').count() == 0
-            assert not fetched, fetched
-        finally:
-            browser.close()
+        page.goto(evil_server + "/hyperlinks?collection=tiny&split=test&anchor=rose_009")
+        settle(page)
+        page.get_by_text("![pixel](http").first.wait_for()  # the transcript's characters, as written
+        shot(page, "5d_hyperlinks_markdown_transcript")
+        assert page.locator('a[href*="evil.example"]').count() == 0
+        assert page.locator('img[src*="evil.example"]').count() == 0
+        assert not fetched, fetched
 
 
 def test_use_its_checkpoint_in_a_real_browser(server, app_env):
     """The Training page's job panel is a fragment: its button must still change the sidebar's model."""
-    from playwright.sync_api import sync_playwright
 
     job_id, run_name = finished_job(app_env)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1200})
-            page.set_default_timeout(TIMEOUT * 1000)
-            page.goto(server + "/training?collection=tiny")
-            settle(page)
-            def model_shown() -> str:  # the sidebar's model picker, as displayed
-                return page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(1).locator("input").input_value()
+    with _chromium_page(height=1200) as page:
+        page.goto(server + "/training?collection=tiny")
+        settle(page)
+        def model_shown() -> str:  # the sidebar's model picker, as displayed
+            return page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(1).locator("input").input_value()
 
-            assert run_name not in model_shown()
-            page.get_by_role("button", name="Use its checkpoint").first.click()
-            deadline = time.time() + TIMEOUT
-            while not model_shown().startswith(f"run {run_name}"):
-                assert time.time() < deadline, model_shown()
-                time.sleep(0.25)
-            settle(page)
-            assert f"model=runs/{run_name}/best.pt" in urllib.parse.unquote(page.url)
-            shot(page, "7b_training_use_its_checkpoint")
-            page.goto(page.url.replace("/training", "/hyperlinks"))
-            settle(page)
-            assert model_shown().startswith(f"run {run_name}"), model_shown()
-        finally:
-            browser.close()
+        assert run_name not in model_shown()
+        page.get_by_role("button", name="Use its checkpoint").first.click()
+        deadline = time.time() + TIMEOUT
+        while not model_shown().startswith(f"run {run_name}"):
+            assert time.time() < deadline, model_shown()
+            time.sleep(0.25)
+        settle(page)
+        assert f"model=runs/{run_name}/best.pt" in urllib.parse.unquote(page.url)
+        shot(page, "7b_training_use_its_checkpoint")
+        page.goto(page.url.replace("/training", "/hyperlinks"))
+        settle(page)
+        assert model_shown().startswith(f"run {run_name}"), model_shown()

@@ -178,11 +178,17 @@ class Discriminator(nn.Module):
     def text_features(self, text: torch.Tensor) -> torch.Tensor:
         return F.leaky_relu(self.text_fc(text), self.cfg.leak)  # (B, 256)
 
+    def image_half(self, h: torch.Tensor) -> torch.Tensor:
+        """The 1x1 conv's image half: W_img h, (B, k, 4, 4)."""
+        return F.conv2d(h, self.joint_conv.weight[:, : self.cfg.d_hidden])
+
+    def text_half(self, t: torch.Tensor) -> torch.Tensor:
+        """The 1x1 conv's text half: W_txt t, (B, k) (the same at every position)."""
+        return t @ self.joint_conv.weight[:, self.cfg.d_hidden :, 0, 0].T
+
     def parts(self, h: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The 1x1 conv as its two halves: image part (B, k, 4, 4) and text part (B, k)."""
-        k = h.shape[1]
-        w = self.joint_conv.weight[:, :, 0, 0]  # (k, k + 256)
-        return F.conv2d(h, w[:, :k, None, None]), t @ w[:, k:].T
+        return self.image_half(h), self.text_half(t)
 
     def joint(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """e = conv1x1([h; t replicated]) (B, k, 4, 4): the multimodal embedding."""
@@ -352,14 +358,11 @@ class GanProj(MultimodalModel):
 
     def image_part(self, image: torch.Tensor) -> torch.Tensor:
         """(B, 3, 64, 64) -> (B, k): the image half of the 1x1 conv, averaged over positions."""
-        h = self.D.image_maps(self.frozen_maps(image)[13])
-        k = h.shape[1]
-        return F.conv2d(h, self.D.joint_conv.weight[:, :k]).mean((2, 3))
+        return self.D.image_half(self.D.image_maps(self.frozen_maps(image)[13])).mean((2, 3))
 
     def text_part(self, text: torch.Tensor) -> torch.Tensor:
         """(B, Dt) raw text vectors -> (B, k): the text half of the 1x1 conv."""
-        w = self.D.joint_conv.weight[:, :, 0, 0]
-        return self.D.text_features(self.norm_text(text)) @ w[:, w.shape[0]:].T
+        return self.D.text_half(self.D.text_features(self.norm_text(text)))
 
     def word_scores(self, image: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
         """Cosine (B, V) between images' image parts and single words' text parts: the aligned halves
