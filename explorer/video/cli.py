@@ -15,12 +15,14 @@ from pathlib import Path
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "ingest",
-        help="cut videos with sidecar subtitles into a segment collection (keyframes + transcripts)",
+        help="cut videos into a segment collection (keyframes + transcripts from subtitles or speech recognition)",
         description=(
-            "Read every video (mp4, mkv, webm, ... through PyAV) in DIR with a subtitle file of the same stem "
-            "(.srt or .vtt), cut it into segments along cue boundaries, pick each segment's keyframe (the sampled "
-            "frame closest to the per-pixel median) and write a collection folder. Resumable: videos already "
-            "ingested with the same parameters are skipped. Problems are listed in COLLECTION/ingest_report.json."
+            "Read every video (mp4, mkv, webm, ... through PyAV) in DIR. Its transcript comes from a subtitle file "
+            "of the same stem (.srt or .vtt); without one, from a plain transcript STEM.txt aligned to the audio, "
+            "else from offline speech recognition (pocketsphinx, US English). Cut it into segments along cue "
+            "boundaries (or along --segments), pick each segment's keyframe (the sampled frame closest to the "
+            "per-pixel median) and write a collection folder. Resumable: videos already ingested with the same "
+            "parameters are skipped. Problems are listed in COLLECTION/ingest_report.json."
         ),
     )
     p.add_argument("dir", type=Path, metavar="DIR", help="folder holding the videos and their subtitles")
@@ -30,6 +32,14 @@ def register(subparsers) -> None:
     p.add_argument("--max-seconds", type=float, default=120.0, help="maximum segment length (default 120)")
     p.add_argument("--sample-fps", type=float, default=1.0, help="frames sampled per second for the keyframe (0 = all; default 1)")
     p.add_argument("--display-size", type=int, default=256, help="shorter side of the display copy in px (default 256)")
+    p.add_argument("--transcripts", default="auto", choices=["auto", "subtitles", "asr"],
+                   help="auto: subtitles, else STEM.txt aligned, else speech recognition; subtitles: only "
+                        "subtitle files; asr: always speech recognition (default auto)")
+    p.add_argument("--segments", type=Path, default=None, metavar="FILE.tsv",
+                   help="cut along these segments instead of cues: TSV with header video_id, start, end (seconds); "
+                        "extra columns such as category are kept in segments.tsv")
+    p.add_argument("--gap-seconds", type=float, default=0.0,
+                   help="a pause between cues at least this long always ends a segment (0 = off; default 0)")
     p.add_argument("--workers", type=int, default=1, help="videos processed in parallel (processes; default 1)")
     p.add_argument("--force", action="store_true", help="redo videos that were already ingested")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -85,10 +95,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     params = IngestParams(
         segment_seconds=args.segment_seconds, min_seconds=args.min_seconds, max_seconds=args.max_seconds,
-        sample_fps=args.sample_fps, display_size=args.display_size,
+        sample_fps=args.sample_fps, display_size=args.display_size, transcripts=args.transcripts,
+        gap_seconds=args.gap_seconds,
     )
     try:
-        report = ingest(args.dir, args.out, params, workers=args.workers, force=args.force, progress=not args.no_progress)
+        report = ingest(args.dir, args.out, params, workers=args.workers, force=args.force, progress=not args.no_progress,
+                        segments=args.segments)
     except (IngestError, SegmentationError) as e:
         return _err(str(e))
     print(format_report(report))

@@ -1,10 +1,15 @@
-"""``explorer ingest``: a folder of videos with sidecar subtitles -> a collection in the folder layout.
+"""``explorer ingest``: a folder of videos (with subtitles, a plain transcript, or neither) -> a collection.
 
-For every video file in ``source`` (not recursive; suffixes in ``decode.VIDEO_SUFFIXES``) with a
-subtitle file of the same stem (``<stem>.vtt`` or ``<stem>.srt``, else ``<stem>.<lang>.vtt|srt``):
+For every video file in ``source`` (not recursive; suffixes in ``decode.VIDEO_SUFFIXES``):
 
-1. the subtitles are read and cleaned (``subtitles.read_subtitles``: encodings, overlaps, order);
-2. the video is cut into segments along cue boundaries (``segmentation.segment_cues``);
+1. its timed transcript (cues) comes from, by ``IngestParams.transcripts``: ``subtitles`` -- a
+   subtitle file of the same stem (``<stem>.vtt`` or ``<stem>.srt``, else ``<stem>.<lang>.vtt|srt``),
+   read and cleaned by ``subtitles.read_subtitles``; ``asr`` -- speech recognition of the audio
+   (``asr.transcribe``, cached in ``.ingest/asr/``); ``auto`` (default) -- subtitles when there is a
+   subtitle file, else forced alignment (``asr.align``) of a plain transcript ``<stem>.txt``, else ASR;
+2. the video is cut into segments along cue boundaries (``segmentation.segment_cues``, optionally
+   ending a segment at every pause of ``gap_seconds``), or along given boundaries (``segments``: a
+   TSV with ``video_id, start, end`` and any extra columns, which are kept in ``segments.tsv``);
 3. the video is decoded once; each segment's frames are sampled at ``sample_fps``
    (``decode.sample_segments``) and its keyframe is the sampled frame closest to the per-pixel
    median image (``keyframe.select_keyframe``), computed on the display-size frames;
@@ -24,6 +29,10 @@ collection behind.
 Resumable: a video whose marker records the same source file (size, mtime), subtitle file and
 parameters is skipped; if any changed it is redone (``force=True`` redoes everything).
 
+Workers (``workers > 1``) die with the ingest: each asks Linux for SIGKILL when its parent dies
+(``PR_SET_PDEATHSIG``) and also watches its parent pid, so a ``kill -9`` of the main process leaves
+no worker writing behind it.
+
 Problems never stop the run: each video gets a status in ``ingest_report.json`` -- ``ok``,
 ``partial`` (some segments dropped because frames could not be decoded: truncated file),
 ``skipped`` (done by an earlier run), ``no_segments`` (no subtitles, no usable cue, video shorter
@@ -32,12 +41,18 @@ than the minimum) or ``failed`` (corrupt / unreadable video) -- with messages na
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 import os
 import re
 import shutil
+import signal
+import sys
 import tempfile
+import threading
 import time
+import unicodedata
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,13 +62,15 @@ import numpy as np
 from ..cache import atomic_write_text
 from ..data.collection import hash_split
 from .decode import VIDEO_SUFFIXES, VideoError, default_threads, probe_video, sample_segments
-from .segmentation import check_lengths, segment_cues
-from .subtitles import SUBTITLE_SUFFIXES, SubtitleError, read_subtitles
+from .segmentation import check_lengths, segment_cues, spans_from_boundaries
+from .subtitles import SUBTITLE_SUFFIXES, Cue, SubtitleError, read_subtitles
 
 STATE_DIR = ".ingest"
 REPORT_NAME = "ingest_report.json"
 DISPLAY_DIR = "display"
-INGEST_VERSION = 1  # bump when the output of a video for given parameters changes
+ASR_DIR = "asr"  # .ingest/asr/<video_id>.json: cached speech recognition of a video
+TRANSCRIPT_SOURCES = ("auto", "subtitles", "asr")
+INGEST_VERSION = 2  # bump when the output of a video for given parameters changes
 KEYFRAME_JPEG_QUALITY = 95
 DISPLAY_JPEG_QUALITY = 90
 _ID_RE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -71,9 +88,15 @@ class IngestParams:
     sample_fps: float = 1.0  # 0 = every frame
     display_size: int = 256
     keyframe_size: int = 64
+    transcripts: str = "auto"  # one of TRANSCRIPT_SOURCES
+    gap_seconds: float = 0.0  # a pause this long between cues ends a segment (0 = off)
 
     def check(self) -> None:
         check_lengths(self.segment_seconds, self.min_seconds, self.max_seconds)
+        if self.transcripts not in TRANSCRIPT_SOURCES:
+            raise IngestError(f"--transcripts must be one of {', '.join(TRANSCRIPT_SOURCES)}, got {self.transcripts!r}")
+        if self.gap_seconds < 0:
+            raise IngestError(f"--gap-seconds must be >= 0 (0 = off), got {self.gap_seconds}")
         if self.sample_fps < 0:
             raise IngestError(f"--sample-fps must be >= 0 (0 = every frame), got {self.sample_fps}")
         if self.display_size < self.keyframe_size:
@@ -93,11 +116,21 @@ class VideoJob:
     source: dict
     threads: int = 1
     notes: list[str] = field(default_factory=list)
+    text_file: Path | None = None  # plain transcript to align (``<stem>.txt``), used by ``auto``
+    given: list[dict] | None = None  # given segments (rows of the segments file), None = cut along cues
 
 
 def video_id_for(path: Path) -> str:
-    """The video id: the file stem with characters outside ``[A-Za-z0-9_.-]`` replaced by ``_``."""
-    return _ID_RE.sub("_", path.stem)
+    """The video id: the file stem, accents stripped (NFKD), characters outside ``[A-Za-z0-9_.-]``
+    replaced by ``_``; a stem with characters that have no ASCII form (Cyrillic, CJK, ...) also gets
+    ``-`` and 8 hex digits of its SHA-1, so different non-Latin names never share an id."""
+    stem = path.stem
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    vid = _ID_RE.sub("_", ascii_stem)
+    lossy = any(ord(ch) > 127 and not unicodedata.normalize("NFKD", ch).encode("ascii", "ignore") for ch in stem)
+    if lossy or not vid.strip("_"):
+        vid = f"{vid}-{hashlib.sha1(stem.encode('utf-8')).hexdigest()[:8]}"
+    return vid
 
 
 def segment_id(video_id: str, start: float) -> str:
@@ -167,20 +200,26 @@ def _ingest_video(job: VideoJob) -> dict:
     from .keyframe import select_keyframe
 
     p = job.params
-    if job.subtitle is None:
-        return _result(job, "no_segments", [f"no subtitles: expected {job.video.stem}.srt or {job.video.stem}.vtt beside the video"])
-    try:
-        cues, sub_warnings = read_subtitles(job.subtitle)
-    except SubtitleError as e:
-        return _result(job, "no_segments", [str(e)])
+    if job.given is not None and not job.given:
+        return _result(job, "no_segments", ["the segments file has no row for this video"])
     try:
         info = probe_video(job.video)
     except VideoError as e:
-        return _result(job, "failed", sub_warnings + [str(e)])
-    spans, seg_messages = segment_cues(cues, info.duration, p.segment_seconds, p.min_seconds, p.max_seconds)
+        return _result(job, "failed", [str(e)])
+    got = _transcript(job)
+    if isinstance(got, dict):
+        return {**got, "duration": info.duration}
+    cues, source, sub_warnings, asr_stats = got
+    if job.given is not None:
+        spans, seg_messages = spans_from_boundaries(cues, [(r["start"], r["end"]) for r in job.given], info.duration)
+        extra_by_start = {round(float(r["start"]), 3): r.get("extra", {}) for r in job.given}
+    else:
+        spans, seg_messages = segment_cues(cues, info.duration, p.segment_seconds, p.min_seconds, p.max_seconds,
+                                           p.gap_seconds)
+        extra_by_start = {}
     messages = sub_warnings + seg_messages
     if not spans:
-        return _result(job, "no_segments", messages, duration=info.duration)
+        return _result(job, "no_segments", messages, duration=info.duration, transcript=source)
 
     state = job.out_dir / STATE_DIR
     state.mkdir(parents=True, exist_ok=True)
@@ -205,10 +244,14 @@ def _ingest_video(job: VideoJob) -> dict:
                 img.save(staging / DISPLAY_DIR / f"{sid}.jpg", quality=DISPLAY_JPEG_QUALITY)
                 square_resize(img, p.keyframe_size).save(staging / f"{sid}.jpg", quality=KEYFRAME_JPEG_QUALITY)
                 (staging / f"{sid}.txt").write_text(span.text + "\n", encoding="utf-8")
-                rows.append({
+                row = {
                     "id": sid, "start": round(span.start, 3), "end": round(span.end, 3),
                     "keyframe_time": round(sf.times[k], 4), "n_frames": len(sf.frames), "n_cues": len(span.cues),
-                })
+                }
+                extra = extra_by_start.get(round(span.start, 3))
+                if extra:
+                    row["extra"] = extra
+                rows.append(row)
         except VideoError as e:
             return _result(job, "failed", messages + [str(e)], duration=info.duration)
         decode_seconds = time.perf_counter() - t0
@@ -218,7 +261,7 @@ def _ingest_video(job: VideoJob) -> dict:
         status = "partial" if dropped else "ok"
         result = _result(
             job, status, messages + dropped, duration=info.duration, segments=rows,
-            decode_seconds=round(decode_seconds, 3),
+            decode_seconds=round(decode_seconds, 3), transcript=source, asr=asr_stats,
         )
         marker = {**result, "source": job.source, "params": p.key()}
         try:
@@ -236,7 +279,111 @@ def _ingest_video(job: VideoJob) -> dict:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _transcript(job: VideoJob) -> tuple[list[Cue], str, list[str], dict | None] | dict:
+    """(cues, source, messages, ASR stats) of a video, or a ``no_segments`` result saying why there are none.
+
+    ``source`` is ``subtitles``, ``aligned`` (a plain ``<stem>.txt`` aligned to the audio) or ``asr``."""
+    from .asr import AsrError
+
+    mode = job.params.transcripts
+    if mode == "subtitles" or (mode == "auto" and job.subtitle is not None):
+        if job.subtitle is None:
+            return _result(job, "no_segments", [f"no subtitles: expected {job.video.stem}.srt or {job.video.stem}.vtt beside the video"])
+        try:
+            cues, warnings = read_subtitles(job.subtitle)
+        except SubtitleError as e:
+            return _result(job, "no_segments", [str(e)])
+        return cues, "subtitles", warnings, None
+    try:
+        if mode == "auto" and job.text_file is not None:
+            cues, warnings = _aligned_cues(job)
+            if not cues:
+                return _result(job, "no_segments", warnings, transcript="aligned")
+            return cues, "aligned", warnings, None
+        cues, stats = _asr_cues(job)
+    except AsrError as e:
+        if mode == "auto":
+            return _result(job, "no_segments", [f"no subtitles (expected {job.video.stem}.srt or {job.video.stem}.vtt "
+                                                f"beside the video), and no speech recognition: {e}"])
+        return _result(job, "no_segments", [str(e)])
+    if not cues:
+        return _result(job, "no_segments", ["speech recognition found no words in the audio"], transcript="asr", asr=stats)
+    how = "" if mode == "asr" else "no subtitle file: "
+    note = (f"{how}transcribed by speech recognition (pocketsphinx en-us): {stats['words']} words in "
+            f"{stats['audio_seconds']:.0f} s of audio, real-time factor {stats['real_time_factor']}")
+    return cues, "asr", [note], stats
+
+
+def _asr_cache_path(job: VideoJob) -> Path:
+    return job.out_dir / STATE_DIR / ASR_DIR / f"{job.video_id}.json"
+
+
+def _asr_cues(job: VideoJob) -> tuple[list[Cue], dict]:
+    """Speech recognition of the video's audio, reused from ``.ingest/asr/`` when the video and the
+    recogniser are unchanged (segmentation parameters do not matter to it)."""
+    from .asr import ASR_VERSION, read_audio, transcribe
+
+    key = {"video": job.source["video"], "asr_version": ASR_VERSION}
+    cache = _asr_cache_path(job)
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if cached.get("key") == key:
+            return [Cue(*c) for c in cached["cues"]], {**cached["stats"], "cached": True}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    cues, stats = transcribe(read_audio(job.video))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cache, json.dumps({"key": key, "stats": stats,
+                                         "cues": [[round(c.start, 3), round(c.end, 3), c.text] for c in cues]}))
+    return cues, stats
+
+
+def _aligned_cues(job: VideoJob) -> tuple[list[Cue], list[str]]:
+    from .asr import align, read_audio
+
+    from .subtitles import decode_subtitle_bytes
+
+    text, warnings = decode_subtitle_bytes(job.text_file.read_bytes(), what=job.text_file.name)
+    cues, messages = align(read_audio(job.video), text)
+    return cues, warnings + messages + [f"transcript {job.text_file.name} aligned to the audio: {len(cues)} cue(s)"]
+
+
 # ------------------------------------------------------------------------------------- collection
+
+
+def read_segments_file(path: str | Path) -> dict[str, list[dict]]:
+    """A segments TSV (header row; columns ``video_id``, ``start``, ``end`` in seconds, any others
+    kept as extra columns) -> ``{video_id: [{"start", "end", "extra": {...}}, ...]}``.
+    Raises ``IngestError`` naming the file and the row for anything malformed."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise IngestError(f"--segments {path}: cannot read: {e}") from e
+    reader = csv.DictReader(text.splitlines(), delimiter="\t")
+    need = ("video_id", "start", "end")
+    missing = [c for c in need if c not in (reader.fieldnames or [])]
+    if missing:
+        raise IngestError(f"--segments {path}: missing column(s) {', '.join(missing)} "
+                          f"(a tab-separated file with a header: video_id, start, end, ...)")
+    out: dict[str, list[dict]] = {}
+    reserved = {"id", "split", "video_id", "start", "end"}
+    for n, row in enumerate(reader, start=2):
+        try:
+            start, end = float(row["start"]), float(row["end"])
+        except (TypeError, ValueError):
+            raise IngestError(f"--segments {path} line {n}: start and end must be seconds, got "
+                              f"{row.get('start')!r}, {row.get('end')!r}") from None
+        if not (0 <= start < end):
+            raise IngestError(f"--segments {path} line {n}: need 0 <= start < end, got {start}, {end}")
+        vid = (row["video_id"] or "").strip()
+        if not vid:
+            raise IngestError(f"--segments {path} line {n}: empty video_id")
+        extra = {k: (v or "").strip() for k, v in row.items() if k and k not in reserved and k is not None}
+        out.setdefault(vid, []).append({"start": start, "end": end, "extra": extra})
+    if not out:
+        raise IngestError(f"--segments {path}: no segment rows")
+    return out
 
 
 def _read_marker(path: Path) -> dict | None:
@@ -249,11 +396,17 @@ def _read_marker(path: Path) -> dict | None:
 
 def write_segments_tsv(out_dir: Path, markers: dict[str, dict]) -> int:
     """Rewrite ``segments.tsv`` (atomically) from the done-markers; returns the number of rows."""
-    lines = ["id\tsplit\tvideo_id\tstart\tend"]
+    extra_cols: list[str] = []
+    for vid in sorted(markers):
+        for r in markers[vid]["segments"]:
+            extra_cols += [k for k in r.get("extra", {}) if k not in extra_cols]
+    lines = ["\t".join(["id", "split", "video_id", "start", "end", *extra_cols])]
     for vid in sorted(markers):
         split = hash_split(vid)
         for r in sorted(markers[vid]["segments"], key=lambda r: r["start"]):
-            lines.append(f"{r['id']}\t{split}\t{vid}\t{r['start']:.3f}\t{r['end']:.3f}")
+            extra = r.get("extra", {})
+            cells = [str(extra.get(k, "")).replace("\t", " ").replace("\n", " ") for k in extra_cols]
+            lines.append("\t".join([r["id"], split, vid, f"{r['start']:.3f}", f"{r['end']:.3f}", *cells]))
     atomic_write_text(out_dir / "segments.tsv", "\n".join(lines) + "\n")
     return len(lines) - 1
 
@@ -295,10 +448,15 @@ def ingest(
     workers: int = 1,
     force: bool = False,
     progress: bool = True,
+    segments: str | Path | None = None,
 ) -> dict:
-    """Ingest every video of ``source`` into the collection folder ``out_dir``; returns the report."""
+    """Ingest every video of ``source`` into the collection folder ``out_dir``; returns the report.
+
+    ``segments``: a TSV of given segment boundaries (``read_segments_file``); each video is then cut
+    exactly there instead of along its cues."""
     params = params or IngestParams()
     params.check()
+    given_all = read_segments_file(segments) if segments is not None else None
     source, out_dir = Path(source), Path(out_dir)
     if not source.is_dir():
         raise IngestError(f"source folder {source} does not exist or is not a folder")
@@ -342,8 +500,14 @@ def ingest(
             continue
         seen_ids[vid] = video.name
         if vid != video.stem:
-            notes = notes + [f"video id {vid!r} (characters outside A-Z a-z 0-9 _ . - replaced by _)"]
-        source_sig = {"video": _file_sig(video), "subtitle": _file_sig(sub)}
+            notes = notes + [f"video id {vid!r} (accents stripped, characters outside A-Z a-z 0-9 _ . - replaced by _"
+                             f"{', a hash of the name added' if '-' in vid and '-' not in video.stem else ''})"]
+        text_file = video.with_suffix(".txt") if video.with_suffix(".txt").is_file() else None
+        given = None
+        if given_all is not None:
+            given = given_all.get(vid, given_all.get(video.stem, []))
+        source_sig = {"video": _file_sig(video), "subtitle": _file_sig(sub), "text": _file_sig(text_file),
+                      "segments": hashlib.sha1(json.dumps(given).encode()).hexdigest() if given is not None else None}
         m = markers.get(vid)
         if m is not None and not force and m.get("source") == source_sig and m.get("params") == params.key():
             report_videos.append({**{k: m[k] for k in ("video", "video_id", "subtitle", "duration", "messages")},
@@ -352,8 +516,12 @@ def ingest(
         if m is not None:
             markers.pop(vid)
             (state / f"{vid}.json").unlink(missing_ok=True)
-        jobs.append(VideoJob(video, sub, vid, out_dir, params, source_sig, threads, list(notes)))
-
+        jobs.append(VideoJob(video, sub, vid, out_dir, params, source_sig, threads, list(notes), text_file, given))
+    if given_all is not None:
+        unknown = sorted(set(given_all) - set(seen_ids) - {v.stem for v, _, _ in found})
+        if unknown:
+            folder_messages.append(f"{len(unknown)} video id(s) of the segments file have no video here: "
+                                   f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}")
     # Remove segment files that no marker accounts for (redone videos, interrupted commits).
     for vid in set(seen_ids) | set(markers):
         keep = {r["id"] for r in markers[vid]["segments"]} if vid in markers else set()
@@ -364,9 +532,17 @@ def ingest(
     results: list[dict] = []
     video_seconds = 0.0
 
+    asr_audio = asr_time = 0.0
+
     def collect(res: dict) -> None:
-        nonlocal video_seconds
+        nonlocal video_seconds, asr_audio, asr_time
         results.append(res)
+        stats = res.get("asr") or {}
+        if stats and not stats.get("cached"):
+            asr_audio += stats.get("audio_seconds") or 0.0
+            asr_time += stats.get("asr_seconds") or 0.0
+            if bar is not None and asr_audio > 0:
+                bar.set_postfix_str(f"ASR {asr_time / asr_audio:.3f}x real time")
         if res["status"] in ("ok", "partial"):
             video_seconds += res.get("duration") or 0.0
             m = _read_marker(state / f"{res['video_id']}.json")
@@ -382,7 +558,7 @@ def ingest(
     try:
         if workers == 1 or len(jobs) <= 1:
             for job in jobs:
-                if bar is not None:
+                if bar is not None and not asr_audio:
                     bar.set_postfix_str(job.video.name[:40])
                 collect(ingest_video(job))
                 if bar is not None:
@@ -390,7 +566,8 @@ def ingest(
         else:
             import multiprocessing as mp
 
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
+                                     initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 futures = {pool.submit(ingest_video, job): job for job in jobs}
                 for fut in as_completed(futures):
                     job = futures[fut]
@@ -423,10 +600,37 @@ def ingest(
                 "videos": len(videos), "status": counts, "segments_in_collection": n_segments,
                 "processed_video_seconds": round(video_seconds, 2), "wall_seconds": round(wall, 2),
                 "video_seconds_per_second": round(video_seconds / wall, 2) if wall > 0 and video_seconds else None,
+                "asr_audio_seconds": round(asr_audio, 2),
+                "asr_real_time_factor": round(asr_time / asr_audio, 4) if asr_audio else None,
             },
+            "complete": len(results) == len(jobs),
         }
         atomic_write_text(out_dir / REPORT_NAME, json.dumps(report, indent=1))
     return report
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker when the ingest process that started it is gone.
+
+    Linux: the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``). Everywhere: a daemon
+    thread polls the parent pid once a second (the parent may die before prctl, or not be Linux)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="ingest-parent-watch", daemon=True).start()
 
 
 def format_report(report: dict) -> str:
@@ -444,6 +648,8 @@ def format_report(report: dict) -> str:
         lines.append(f"note: {m}")
     status = ", ".join(f"{v} {k}" for k, v in sorted(t["status"].items()))
     speed = f"; {t['video_seconds_per_second']} video s per wall s" if t.get("video_seconds_per_second") else ""
+    if t.get("asr_real_time_factor"):
+        speed += f"; speech recognition at {t['asr_real_time_factor']}x real time"
     lines.append(
         f"{t['videos']} video(s): {status or 'none'}; collection {report['out']} has {t['segments_in_collection']} "
         f"segment(s); {t['processed_video_seconds']} s of video processed in {t['wall_seconds']} s{speed}"

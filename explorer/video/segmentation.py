@@ -1,6 +1,6 @@
 """Cutting one video into hyperlinking segments along subtitle cue boundaries (a pure function).
 
-``segment_cues(cues, duration, target, min_len, max_len)`` implements this rule (``cues`` must be
+``segment_cues(cues, duration, target, min_len, max_len, gap)`` implements this rule (``cues`` must be
 sorted and non-overlapping, as ``subtitles.clean_cues`` returns them; times in seconds):
 
 1. The parameters must satisfy ``0 < min_len <= target <= max_len``.
@@ -13,8 +13,10 @@ sorted and non-overlapping, as ``subtitles.clean_cues`` returns them; times in s
    end - first cue's start), the next cue *starts* less than ``target`` after the segment's start, and
    taking it keeps the span within ``max_len``. So a segment is the shortest run of whole cues
    reaching ``target`` seconds, cut earlier before a cue that starts too late (a segment never
-   bridges a silence that would take it past ``target``). A cue is never split between two
-   segments. The segment's text is its cues' texts, one cue per line.
+   bridges a silence that would take it past ``target``). With ``gap`` > 0 a fourth condition
+   holds too: the silence before the next cue is shorter than ``gap`` seconds, so a longer pause
+   (a story or topic change in most programmes) always ends a segment. A cue is never split between
+   two segments. The segment's text is its cues' texts, one cue per line.
 5. A segment shorter than ``min_len`` is lengthened into the silence around it: first its end towards
    the next cue's start (or the end of the video), then its start back towards the previous segment's
    end (or 0), just enough to reach ``min_len``.
@@ -25,10 +27,15 @@ sorted and non-overlapping, as ``subtitles.clean_cues`` returns them; times in s
 Every returned segment therefore satisfies ``min_len <= end - start <= max_len``,
 ``0 <= start < end <= duration``, and segments do not overlap. Boundaries are cue starts / ends
 (or points in the silence between cues when a segment had to be lengthened).
+
+``spans_from_boundaries(cues, boundaries, duration)`` is the other way in: the segments are given
+(e.g. a collection's ``segments.tsv`` of story boundaries), clipped to the video, and each cue goes
+to the segment that holds its midpoint.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from .subtitles import Cue
@@ -77,9 +84,12 @@ def segment_cues(
     target: float = 30.0,
     min_len: float = 10.0,
     max_len: float = 120.0,
+    gap: float = 0.0,
 ) -> tuple[list[Span], list[str]]:
     """Segments of one video (see the module docstring for the exact rule) and messages."""
     check_lengths(target, min_len, max_len)
+    if gap < 0:
+        raise SegmentationError(f"--gap-seconds must be >= 0 (0 = off), got {gap}")
     messages: list[str] = []
     if duration is not None and duration < min_len:
         return [], [f"video is {duration:.2f} s long, shorter than the minimum segment length ({min_len:g} s): no segment"]
@@ -125,6 +135,7 @@ def segment_cues(
             and work[j].end - start < target
             and work[j + 1].start - start < target
             and work[j + 1].end - start <= max_len + _EPS
+            and (gap <= 0 or work[j + 1].start - work[j].end < gap)
         ):
             j += 1
         end = work[j].end
@@ -149,3 +160,42 @@ def segment_cues(
     if not segments:
         messages.append("no segment could be formed within the length limits")
     return segments, messages
+
+
+def spans_from_boundaries(
+    cues: list[Cue], boundaries: list[tuple[float, float]], duration: float | None
+) -> tuple[list[Span], list[str]]:
+    """Given segments ``[(start, end), ...]`` of one video (seconds) -> spans holding their cues.
+
+    Boundaries are sorted and clipped to ``[0, duration]``; a segment that is empty after clipping,
+    or overlaps the previous one, is dropped with a message. A cue belongs to the segment holding its
+    midpoint; cues in no segment are counted in a message. A segment with no cue is kept (its
+    transcript is empty: the speech may simply be absent there)."""
+    messages: list[str] = []
+    spans: list[Span] = []
+    last_end = -1.0
+    for start, end in sorted(boundaries):
+        s0, e0 = max(0.0, float(start)), float(end)
+        if duration is not None:
+            e0 = min(e0, duration)
+        if e0 - s0 <= _EPS:
+            messages.append(f"segment {_fmt(start)}-{_fmt(end)} lies outside the video: dropped")
+            continue
+        if s0 < last_end - _EPS:
+            messages.append(f"segment {_fmt(start)}-{_fmt(end)} overlaps the previous one: dropped")
+            continue
+        spans.append(Span(s0, e0, ()))
+        last_end = e0
+    held: list[list[Cue]] = [[] for _ in spans]
+    outside = 0
+    starts = [sp.start for sp in spans]
+    for c in cues:
+        mid = (c.start + c.end) / 2
+        k = bisect.bisect_right(starts, mid) - 1
+        if k >= 0 and mid < spans[k].end:
+            held[k].append(c)
+        else:
+            outside += 1
+    if outside:
+        messages.append(f"{outside} cue(s) fall in no given segment (between or after them): not used")
+    return [Span(sp.start, sp.end, tuple(h)) for sp, h in zip(spans, held)], messages
