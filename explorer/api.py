@@ -294,6 +294,37 @@ def video_span(seg) -> str | None:
         else f"{seg.video_id} {format_seconds(seg.start)}"
 
 
+# browsers play these containers in a <video> element; others (mkv, avi, ...) are offered as a download
+PLAYABLE_VIDEO = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/mp4", ".webm": "video/webm",
+                  ".ogv": "video/ogg", ".ogg": "video/ogg"}
+
+
+def segment_video(collection, segment) -> dict | None:
+    """Where to play a segment: {"path", "format", "start", "end", "playable"} from the collection's own
+    ``videos/<video_id>.*`` (written by ``explorer ingest``), or None when it has no such file. Only
+    files inside the collection folder are used. ``start``/``end`` are whole seconds (what a browser
+    player seeks to): the start rounded down, the end up."""
+    import math
+
+    from .video.decode import VIDEO_SUFFIXES
+
+    coll = _coll(collection)
+    s = coll.segments[segment_index(coll, segment)]
+    if s.video_id is None or s.start is None or coll.root is None:
+        return None
+    folder = (Path(coll.root) / "videos").resolve()
+    if not folder.is_dir():
+        return None
+    for suffix in VIDEO_SUFFIXES:
+        f = (folder / f"{s.video_id}{suffix}").resolve()
+        if f.parent == folder and f.is_file():
+            fmt = PLAYABLE_VIDEO.get(suffix)
+            end = math.ceil(s.end) if s.end is not None else None
+            return {"path": str(f), "format": fmt or "video/mp4", "playable": fmt is not None,
+                    "start": int(math.floor(s.start)), "end": end, "video_id": s.video_id}
+    return None
+
+
 def segment_index(collection, segment) -> int:
     """Index of a segment given by id (or already an index); ``KeyError`` with a clear message."""
     coll = _coll(collection)
@@ -891,7 +922,7 @@ def projection_ready(ref, collection, params: dict | None = None) -> bool:
 
 def joint_projection(ref, collection, params: dict | None = None) -> dict[str, list | np.ndarray]:
     """The 2-D projection of every segment's embedding(s), cached on disk (``explorer.projection``),
-    as columns: x, y, index, id, modality, category, split, snippet (+ video)."""
+    as columns: x, y, index, id, modality, category, split, snippet (+ video, programme)."""
     from .projection import cached_projection
 
     coll = _coll(collection)
@@ -905,6 +936,7 @@ def joint_projection(ref, collection, params: dict | None = None) -> dict[str, l
            "snippet": [snippet(segs[i].text, 100) for i in seg]}
     if coll.has_times:
         out["video"] = [video_span(segs[i]) or "" for i in seg]
+        out["programme"] = [segs[i].video_id or "(none)" for i in seg]
     return out
 
 
@@ -983,6 +1015,29 @@ def run_progress(run_dir) -> dict:
             "epochs": plan.get("epochs"), "steps_per_s": speed,
             "eta_s": (total - step) / speed if speed and total else None,
             "best_val": {k: best.get(k) for k in ("val_p@10", "val_map", "epoch")} if best else None}
+
+
+def ingest_progress(job) -> dict:
+    """Where an ingest job stands: {"done": videos with a done-marker, "total": videos in its source
+    folder, "report": the collection's ingest_report.json (None until the run ends), "problems":
+    [{"video", "status", "message"}] of the report's failed / partial / no-segment videos}."""
+    from .jobs import ingest_report
+    from .video.decode import VIDEO_SUFFIXES
+
+    out = Path(job.collection)
+    source = Path(job.config_overrides.get("source", ""))
+    try:
+        total = sum(1 for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    except OSError:
+        total = 0
+    state = out / ".ingest"
+    done = sum(1 for p in state.glob("*.json")) if state.is_dir() else 0
+    report = ingest_report(job)
+    if report is not None and report.get("_mtime", 0) < (job.started or 0) - 1:
+        report = None  # an earlier run's
+    problems = [{"video": v["video"], "status": v["status"], "message": " · ".join(v["messages"])[:300]}
+                for v in (report or {}).get("videos", []) if v["status"] in ("failed", "partial", "no_segments")]
+    return {"done": min(done, total) if total else done, "total": total, "report": report, "problems": problems}
 
 
 def job_log_tail(log_path, lines: int = 40) -> str:

@@ -1,6 +1,11 @@
-"""Background training jobs: separate ``explorer train`` processes, recorded in an embedded SQLite database.
+"""Background jobs: separate ``explorer train`` (or ``explorer ingest``) processes, recorded in an embedded SQLite database.
 
-A job is one run directory trained by one or more processes (the first attempt, then resumes). The
+A training job is one run directory trained by one or more processes (the first attempt, then
+resumes). An **ingest job** (kind ``INGEST_KIND``, made by ``submit_ingest``) runs ``explorer ingest``
+from a folder of videos into a collection folder under ``paths.collections_dir()``; its options
+are kept in ``overrides``, its log in its own run directory, and it has ended well when the
+collection's ``ingest_report.json`` says ``complete`` (ingest is resumable, so "resume" simply runs
+it again and finished videos are skipped). The
 ``jobs`` table (SQLite in WAL mode, so the app's sessions and other processes read while one writes)
 records what was asked (kind, collection, epochs, device, seed, config overrides), where it runs
 (run directory, log file) and what happened (status, pid, times, return code, a message).
@@ -84,6 +89,10 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 """
 MIGRATIONS = [_SCHEMA_V1]
 SCHEMA_VERSION = len(MIGRATIONS)
+INGEST_KIND = "ingest"
+# ``explorer ingest`` options an ingest job may set (name -> type); anything else is refused
+INGEST_OPTIONS = {"transcripts": str, "segments": str, "gap_seconds": float, "segment_seconds": float,
+                  "min_seconds": float, "max_seconds": float, "sample_fps": float, "workers": int, "force": bool}
 STARTING_GRACE_S = 60.0  # a claimed job (running, no pid yet) is "starting" for this long
 
 # Popen objects of processes this process started (to read their return codes and reap them).
@@ -269,6 +278,17 @@ def read_log_tail(log_path: str | Path, lines: int = 40, max_bytes: int = 64_000
     return "\n".join(out[-lines:])
 
 
+def ingest_report(job: Job) -> dict | None:
+    """The ``ingest_report.json`` of an ingest job's collection (with ``_mtime``), or None."""
+    path = Path(job.collection) / "ingest_report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        report["_mtime"] = path.stat().st_mtime
+        return report
+    except (OSError, ValueError):
+        return None
+
+
 # ------------------------------------------------------------------------------------------ store
 
 
@@ -396,6 +416,47 @@ class JobStore:
             self.reconcile()
         return self.get(job_id)
 
+    def submit_ingest(self, source: str | Path, name: str, options: dict | None = None, start: bool = True) -> Job:
+        """Record an ingest job: the videos of folder ``source`` into the collection ``name`` (a new or
+        earlier-ingested folder under ``paths.collections_dir()``), with ``INGEST_OPTIONS``."""
+        import re
+
+        from .paths import collections_dir
+
+        src = Path(source).expanduser()
+        if not src.is_dir():
+            raise JobError(f"video folder {str(source)!r} does not exist or is not a folder")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name or ""):
+            raise JobError(f"collection name {name!r}: use letters, digits, '_', '.', '-' (no '/'), starting with "
+                           "a letter or digit")
+        opts = dict(options or {})
+        for key, value in opts.items():
+            want = INGEST_OPTIONS.get(key)
+            if want is None:
+                raise JobError(f"unknown ingest option {key!r} (known: {', '.join(INGEST_OPTIONS)})")
+            if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
+                if want is float and isinstance(value, int) and not isinstance(value, bool):
+                    opts[key] = float(value)
+                else:
+                    raise JobError(f"ingest option {key}: expected {want.__name__}, got {value!r}")
+        if opts.get("transcripts", "auto") not in ("auto", "subtitles", "asr"):
+            raise JobError(f"ingest option transcripts: one of auto, subtitles, asr; got {opts['transcripts']!r}")
+        if opts.get("segments") and not Path(opts["segments"]).expanduser().is_file():
+            raise JobError(f"segments file {opts['segments']!r} does not exist")
+        out = collections_dir() / name
+        opts["source"] = str(src.resolve())
+        with self._transaction() as con:
+            cur = con.execute(
+                "INSERT INTO jobs (kind, collection, epochs, device, seed, overrides, status, uses_gpu, created) "
+                "VALUES (?, ?, NULL, 'cpu', 0, ?, 'queued', 0, ?)",
+                (INGEST_KIND, str(out), json.dumps(opts), time.time()))
+            job_id = cur.lastrowid
+            run_dir = runs_dir() / f"ingest-{name}-{datetime.now():%Y%m%d-%H%M%S}-job{job_id}"
+            self._update(con, job_id, run_dir=str(run_dir), log_path=str(run_dir / LOG_NAME))
+        if start:
+            self.reconcile()
+        return self.get(job_id)
+
     def cancel(self, job_id: int, wait: float = 0.0, grace: float | None = None) -> Job:
         """Cancel a queued job, or stop a running one: SIGTERM to its process group, and return.
 
@@ -432,6 +493,12 @@ class JobStore:
         job = self.get(job_id)
         if job.status not in ("failed", "cancelled"):
             raise JobError(f"job {job.id} is {job.status}; only failed or cancelled jobs can be resumed")
+        if job.kind == INGEST_KIND:  # ingest resumes by itself: finished videos are skipped
+            with self._transaction() as con:
+                self._update(con, job.id, status="queued", resume=1, cancel_requested=None, pid=None, pid_start=None,
+                             returncode=None, ended=None, message=None)
+            self.reconcile()
+            return self.get(job.id)
         has_ckpt = (Path(job.run_dir) / "latest.pt").is_file()
         with self._transaction() as con:
             self._update(con, job.id, status="queued", resume=int(has_ckpt), cancel_requested=None, pid=None,
@@ -441,7 +508,16 @@ class JobStore:
         return self.get(job.id)
 
     def command(self, job: Job) -> list[str]:
-        """The ``explorer train`` command line of the job's next attempt."""
+        """The ``explorer train`` (or ``explorer ingest``) command line of the job's next attempt."""
+        if job.kind == INGEST_KIND:
+            opts = job.config_overrides
+            cmd = [self.python, "-m", "explorer.cli", "ingest", opts["source"], "--out", job.collection]
+            for key, value in opts.items():
+                if key == "source" or value is None or value is False:
+                    continue
+                flag = "--" + key.replace("_", "-")
+                cmd += [flag] if value is True else [flag, str(value)]
+            return cmd
         cmd = [self.python, "-m", "explorer.cli", "train"]
         if job.resume:
             cmd += ["--resume", job.run_dir]
@@ -472,6 +548,8 @@ class JobStore:
         return proc, None
 
     def _finish(self, con, job: Job, returncode: int | None) -> None:
+        if job.kind == INGEST_KIND:
+            return self._finish_ingest(con, job, returncode)
         outcome = _run_outcome(job.run_dir)
         last = job.last_good()
         where = (f"last good checkpoint: {last['path']} (epoch {last['epoch']}, step {last['global_step']})"
@@ -492,6 +570,25 @@ class JobStore:
                 why = f"process {job.pid} ended without finishing (killed from outside or crashed)"
             err = _log_error_line(job.log_path)
             message = f"{why}; {where}" + (f" — {err}" if err else "")
+        self._update(con, job.id, status=status, ended=time.time(), returncode=returncode, message=message)
+
+    def _finish_ingest(self, con, job: Job, returncode: int | None) -> None:
+        report = ingest_report(job)
+        done = report is not None and report.get("complete") and report.get("_mtime", 0) >= (job.started or 0) - 1
+        if done:
+            t = report["totals"]
+            skipped = [v for v in report["videos"] if v["status"] in ("failed", "no_segments", "partial")]
+            status, message = "finished", (f"{t['segments_in_collection']} segment(s) from {t['videos']} video(s)"
+                                           + (f"; {len(skipped)} video(s) with problems (see the report)" if skipped else ""))
+        elif job.cancel_requested:
+            status, message = "cancelled", "cancelled; finished videos are kept (resume skips them)"
+        else:
+            status = "failed"
+            why = (f"killed by signal {-returncode}" if returncode is not None and returncode < 0 else
+                   f"exited with code {returncode}" if returncode is not None else
+                   f"process {job.pid} ended without finishing (killed from outside or crashed)")
+            err = _log_error_line(job.log_path)
+            message = f"{why}; finished videos are kept (resume skips them)" + (f" — {err}" if err else "")
         self._update(con, job.id, status=status, ended=time.time(), returncode=returncode, message=message)
 
     def reconcile(self) -> list[Job]:

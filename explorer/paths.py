@@ -5,7 +5,8 @@ Resolution order (each overridable by an environment variable, so tests and CI c
                current directory) when it exists;
 - models root: ``$EXPLORER_MODELS``, else ``../shared/models`` likewise (pretrained visual models);
 - cache:       ``$EXPLORER_CACHE``, else ``<repo>/.cache`` (features, word vectors, projections);
-- checkpoints: ``$EXPLORER_SHIPPED``, else ``<repo>/checkpoints`` (shipped ``KIND-COLLECTION.pt`` files).
+- checkpoints: ``$EXPLORER_SHIPPED``, else ``<repo>/checkpoints`` (shipped ``KIND-COLLECTION.pt`` files);
+- ingested collections: ``$EXPLORER_COLLECTIONS``, else ``<repo>/runs/collections``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,14 @@ def checkpoints_dir() -> Path:
     """Shipped checkpoints, named ``KIND-COLLECTION.pt`` (``$EXPLORER_SHIPPED`` overrides, e.g. in tests)."""
     env = os.environ.get("EXPLORER_SHIPPED")
     return Path(env).expanduser() if env else REPO_ROOT / "checkpoints"
+
+
+def collections_dir() -> Path:
+    """Where ingested collections go (the app's Ingest form, ``bench/bench_video_road.py``):
+    ``$EXPLORER_COLLECTIONS``, else ``<runs>/collections``. Its folders are listed beside the data
+    root's, which wins on a name clash."""
+    env = os.environ.get("EXPLORER_COLLECTIONS")
+    return Path(env).expanduser() if env else runs_dir() / "collections"
 
 
 def runs_dir() -> Path:

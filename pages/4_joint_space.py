@@ -37,7 +37,8 @@ if df is None:
     st.stop()
 
 modalities = list(dict.fromkeys(df["modality"]))
-color_options = ["category", "split"] + (["modality"] if len(modalities) > 1 else [])
+color_options = (["category", "split"] + (["programme"] if "programme" in df else [])
+                 + (["modality"] if len(modalities) > 1 else []))
 ui.default("keep_js_color", "category")
 if st.session_state["keep_js_color"] not in color_options:
     st.session_state["keep_js_color"] = "category"
@@ -62,10 +63,18 @@ if not shown:
     st.warning("No modality selected.")
     st.stop()
 
+groups_all = sorted(set(df[color]))
+ui.default("keep_js_highlight", [])
+st.session_state["keep_js_highlight"] = [g for g in st.session_state["keep_js_highlight"] if g in groups_all]
+highlight = st.multiselect(f"Highlight {color} values (the others turn grey; type to search)", groups_all,
+                           key="keep_js_highlight", placeholder=f"all {len(groups_all)} {color} values in colour")
+
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def build_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, size: int, shown: tuple) -> go.Figure:
-    """The plotly figure (WebGL, every point), built once per view and reused by reruns."""
+def build_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, size: int, shown: tuple,
+                 highlight: tuple = ()) -> go.Figure:
+    """The plotly figure (WebGL, every point), built once per view and reused by reruns. With
+    ``highlight``, only those groups are coloured (one legend entry each); the rest is one grey trace."""
     df = ui.projection(ckpt_stamp[0], coll)
     view = df[df["modality"].isin(shown)]
     groups = list(dict.fromkeys(view[color]))
@@ -77,7 +86,16 @@ def build_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, si
     fig = go.Figure()
     codes = {g: i for i, g in enumerate(groups)}
     xs, ys = view["x"].to_numpy(), view["y"].to_numpy()
-    if len(groups) <= MAX_LEGEND:
+    if highlight:
+        rest = ~view[color].isin(highlight).to_numpy()
+        fig.add_trace(go.Scattergl(x=xs[rest], y=ys[rest], mode="markers", name="others", customdata=custom[rest],
+                                   hovertemplate=hover, marker={"size": size, "color": "#d0d0d0", "opacity": 0.5}))
+        for g in highlight:
+            m = (view[color] == g).to_numpy()
+            fig.add_trace(go.Scattergl(x=xs[m], y=ys[m], mode="markers", name=str(g), customdata=custom[m],
+                                       hovertemplate=hover,
+                                       marker={"size": size + 2, "color": PALETTE[codes[g] % len(PALETTE)], "opacity": 0.95}))
+    elif len(groups) <= MAX_LEGEND:
         for g in groups:
             m = (view[color] == g).to_numpy()
             fig.add_trace(go.Scattergl(x=xs[m], y=ys[m], mode="markers", name=str(g), customdata=custom[m],
@@ -92,14 +110,17 @@ def build_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, si
                       legend={"itemsizing": "constant"}, xaxis={"visible": False},
                       yaxis={"visible": False, "scaleanchor": "x"},
                       title={"text": f"{len(view):,} points · colour: {color}"
-                                     + (f" ({len(groups)} groups, legend hidden)" if len(groups) > MAX_LEGEND else ""),
+                                     + (f" ({len(highlight)} of {len(groups)} highlighted)" if highlight else
+                                        f" ({len(groups)} groups, legend hidden: highlight some to see them)"
+                                        if len(groups) > MAX_LEGEND else ""),
                              "font": {"size": 13}})
     return fig
 
 
 chart_col, side_col = st.columns([3, 1], gap="medium")
 with chart_col:
-    fig = build_figure(api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), color, size, tuple(shown))
+    fig = build_figure(api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), color, size, tuple(shown),
+                       tuple(highlight))
     event = st.plotly_chart(fig, key="joint_chart", on_select="rerun", selection_mode=("points", "box", "lasso"),
                             width="stretch", config={"scrollZoom": True, "displaylogo": False})
 

@@ -113,6 +113,8 @@ with anchor_col:
             st.markdown(f":material/movie: Video **{ui.esc(info['video_id'])}**, {api.format_seconds(info['start'])} – "
                         f"{api.format_seconds(info['end'])}")
         st.caption(ui.esc(info["text"][:700], keep_lines=True))
+    if info["video"]:
+        ui.play_segment(coll, anchor)
 
 
 def show_model(model_ref: str) -> None:
@@ -142,6 +144,11 @@ def show_model(model_ref: str) -> None:
                                 "relevant": st.column_config.TextColumn("rel.", width="small",
                                                                         help="same category as the anchor"),
                                 "transcript": st.column_config.TextColumn(width="large")})
+    if collection.has_times and res["targets"]:
+        by_rank = {t["rank"]: t for t in res["targets"]}
+        pick = st.selectbox("Play a target", list(by_rank), key=f"hl_play_{model_ref}",
+                            format_func=lambda r: f"#{r} {by_rank[r]['id']} ({by_rank[r]['category']})")
+        ui.play_segment(coll, by_rank[pick]["id"])
 
 
 if model2:

@@ -102,6 +102,17 @@ with worst_col:
                 st.caption(ui.esc(a["snippet"]))
                 st.page_link("pages/5_hyperlinks.py", label="Open in Hyperlinks", icon=":material/link:",
                              query_params={"collection": coll, "model": ref, "anchor": a["id"], "split": split})
+            if a["video"]:
+                with st.expander("Play the anchor and its highest-ranked wrong target"):
+                    wrong = next((t for t in res["targets"] if not t["relevant"]), None)
+                    v1, v2 = st.columns(2)
+                    with v1:
+                        st.markdown("**Anchor**")
+                        ui.play_segment(coll, a["id"])
+                    with v2:
+                        if wrong is not None:
+                            st.markdown(f"**#{wrong['rank']} {ui.esc(wrong['id'])}** ({ui.esc(str(wrong['category']))})")
+                            ui.play_segment(coll, wrong["id"])
             thumbs = [ui.thumb(coll, t["id"]) for t in res["targets"]]
             cols = st.columns(10)
             for j, t in enumerate(res["targets"][:10]):

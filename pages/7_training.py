@@ -1,4 +1,4 @@
-"""Training: start, watch, cancel and resume background training jobs (``explorer train`` processes)."""
+"""Training: start, watch, cancel and resume background jobs: ``explorer train``, and ``explorer ingest`` of a video folder."""
 
 import time
 from datetime import datetime
@@ -63,6 +63,40 @@ if submitted:
                 st.success(f"Job {job.id} {verb}: {job.kind} on {ui.esc(job.collection)}, run directory {ui.esc(job.run_dir)}")
 
 
+with st.expander("Add videos: ingest a folder of videos into a new collection", icon=":material/movie:"):
+    ui.default("keep_in_source", "")
+    ui.default("keep_in_name", "")
+    ui.default("keep_in_transcripts", "auto")
+    ui.default("keep_in_segments", "")
+    ui.default("keep_in_gap", 0.0)
+    ui.default("keep_in_workers", 1)
+    with st.form("new_ingest"):
+        st.caption("Videos in a folder on this server (mp4, mkv, webm, ...), each with subtitles of the same name "
+                   "(.srt / .vtt), a plain transcript (.txt, aligned to the speech), or neither (speech recognition, "
+                   "US English). The collection is written to the collections folder and appears in the sidebar.")
+        c = st.columns([3, 2, 2])
+        source = c[0].text_input("Video folder (on the server)", key="keep_in_source",
+                                 placeholder="/data/programmes")
+        name = c[1].text_input("Collection name", key="keep_in_name", placeholder="my_programmes")
+        transcripts = c[2].radio("Transcripts", ["auto", "subtitles", "asr"], key="keep_in_transcripts",
+                                 horizontal=True, help="auto: subtitles, else STEM.txt aligned, else speech recognition")
+        d = st.columns([3, 1, 1])
+        segments_file = d[0].text_input("Segment boundaries (optional TSV: video_id, start, end, ...)",
+                                        key="keep_in_segments")
+        gap = d[1].number_input("Pause ends a segment (s, 0 = off)", min_value=0.0, max_value=60.0, step=0.1,
+                                key="keep_in_gap")
+        workers = d[2].number_input("Workers", min_value=1, max_value=16, step=1, key="keep_in_workers")
+        ingest_submitted = st.form_submit_button("Start ingest")
+    if ingest_submitted:
+        options = {"transcripts": transcripts, "gap_seconds": float(gap), "workers": int(workers)}
+        if segments_file.strip():
+            options["segments"] = segments_file.strip()
+        job = ui.guard(store.submit_ingest, source.strip(), name.strip(), options, what="Cannot start the ingest")
+        if job:
+            st.session_state["keep_tr_job"] = job.id
+            st.success(f"Ingest job {job.id} {job.status}: {ui.esc(source)} into collection {ui.esc(name)}")
+
+
 def _when(t) -> str:
     return datetime.fromtimestamp(t).strftime("%m-%d %H:%M:%S") if t else ""
 
@@ -117,6 +151,8 @@ def job_panel(i: int) -> None:
     err = st.session_state.pop("_tr_error", None)
     if err:
         st.error(err)  # built from ui.message(), already escaped
+    if job.kind == "ingest":
+        return ingest_panel(job)
     st.markdown(f"**Job {job.id}** · {STATUS_ICON.get(job.status, '')} **{job.status}** · {job.kind} on "
                 f"{ui.esc(Path(job.collection).name)} · {job.epochs} epochs · device {job.device} · seed {job.seed}"
                 + (f" · pid {job.pid}" if job.status == "running" else ""))
@@ -191,6 +227,40 @@ def job_panel(i: int) -> None:
             st.image(str(grid), caption=f"{grid.name}: 8 val transcripts x 8 noise vectors", width="stretch")
         else:
             st.caption("The sample grid appears after the first epoch (generative kinds only).")
+    with st.expander("Log", expanded=job.status == "failed"):
+        st.code(api.job_log_tail(job.log_path, lines=40) or "(empty)", language=None)
+
+
+def ingest_panel(job) -> None:
+    opts = job.config_overrides
+    st.markdown(f"**Job {job.id}** · {STATUS_ICON.get(job.status, '')} **{job.status}** · ingest of "
+                f"{ui.esc(opts.get('source', '?'))} into collection **{ui.esc(Path(job.collection).name)}**"
+                + (f" · pid {job.pid}" if job.status == "running" else ""))
+    st.caption("Options: " + ui.esc(", ".join(f"{k}={v}" for k, v in opts.items() if k != "source")))
+    prog = api.ingest_progress(job)
+    if prog["total"]:
+        st.progress(min(1.0, prog["done"] / prog["total"]), text=f"{prog['done']} of {prog['total']} video(s) ingested")
+    if job.status == "failed":
+        st.error(f"Failed: {ui.esc(job.message)}")
+    elif job.status == "cancelled":
+        st.warning(ui.esc(job.message or "cancelled"))
+    elif job.status == "finished":
+        st.success(f"Finished: {ui.esc(job.message or '')}. Pick the collection in the sidebar.")
+    elif job.status == "queued":
+        st.info(ui.esc(store.queue_reason(job) or "queued"))
+    b = st.columns(4)
+    if job.active and not job.cancel_requested:
+        b[0].button("Cancel", key=f"cancel_{job.id}", on_click=_cancel, args=(job.id,), type="primary")
+    if job.status in ("failed", "cancelled"):
+        b[1].button("Resume", key=f"resume_{job.id}", on_click=_resume, args=(job.id,),
+                    help="Run the ingest again: videos already done are skipped")
+    if prog["report"] is not None:
+        t = prog["report"]["totals"]
+        st.caption(f"{t['videos']} video(s): " + ", ".join(f"{v} {k}" for k, v in sorted(t["status"].items()))
+                   + f" · {t['segments_in_collection']} segment(s) · {t['wall_seconds']} s")
+    if prog["problems"]:
+        st.markdown(f"**{len(prog['problems'])} video(s) skipped or incomplete**")
+        st.dataframe(pd.DataFrame(prog["problems"]), hide_index=True, width="stretch")
     with st.expander("Log", expanded=job.status == "failed"):
         st.code(api.job_log_tail(job.log_path, lines=40) or "(empty)", language=None)
 

@@ -544,6 +544,28 @@ def segment_picker(coll: str, prefix: str, split: str | None = None, label: str 
     return st.session_state.get(skey) or None
 
 
+@st.cache_data(show_spinner=False, max_entries=4096)
+def _segment_video(coll: str, cstamp: tuple, segment: str) -> dict | None:
+    return api.segment_video(collection(coll), segment)
+
+
+def play_segment(coll: str, segment: str, caption: bool = True) -> bool:
+    """A video player over one segment (from its start to its end), with programme and times; nothing
+    (False) when the collection keeps no video for it."""
+    v = _segment_video(coll, api.collection_stamp(coll), segment)
+    if v is None:
+        return False
+    if not v["playable"]:
+        st.caption(f"Video {esc(v['video_id'])}: its container cannot be played in a browser "
+                   f"({esc(Path(v['path']).suffix)}); re-encode it to mp4 or webm to watch it here.")
+        return False
+    st.video(v["path"], format=v["format"], start_time=v["start"], end_time=v["end"])
+    if caption:
+        st.caption(f"Programme {esc(v['video_id'])}, {api.format_seconds(v['start'])} – "
+                   f"{api.format_seconds(v['end'])}" if v["end"] is not None else f"Programme {esc(v['video_id'])}")
+    return True
+
+
 def image_grid(images, captions=None, per_row: int = 8, width: int = 112) -> None:
     """uint8 images in rows of ``per_row``."""
     for start in range(0, len(images), per_row):

@@ -282,3 +282,53 @@ def test_real_training_job_killed_from_outside_then_resumed(tmp_path, tiny_colle
     finally:
         for j in store.list(("queued", "running")):
             store.cancel(j.id, wait=10, grace=1.0)
+
+
+def test_ingest_job_survives_a_restart_of_the_app_and_reports_skipped_videos(tmp_path, monkeypatch):
+    """A real ``explorer ingest`` job: its outcome is read from the collection's report, so a store
+    opened afterwards by another process (an app restart: no Popen kept) still finishes it."""
+    pytest.importorskip("av")
+    from explorer.data.collection import list_collection_names, load_collection
+    from explorer.video.synth import make_cues, make_video, write_subtitles
+
+    monkeypatch.setenv("EXPLORER_COLLECTIONS", str(tmp_path / "collections"))
+    src = tmp_path / "videos"
+    src.mkdir()
+    for name in ("a", "b"):
+        make_video(src / f"{name}.mp4", 25)
+        write_subtitles(src / f"{name}.srt", make_cues(25, prefix=name))
+    (src / "broken.mp4").write_bytes(os.urandom(5000))
+    store = JobStore(tmp_path / "jobs.sqlite", max_cpu_jobs=1)
+    with pytest.raises(JobError, match="does not exist"):
+        store.submit_ingest(tmp_path / "nope", "x")
+    with pytest.raises(JobError, match="collection name"):
+        store.submit_ingest(src, "../escape")
+    with pytest.raises(JobError, match="unknown ingest option"):
+        store.submit_ingest(src, "x", {"rm_rf": True})
+    with pytest.raises(JobError, match="expected int"):
+        store.submit_ingest(src, "x", {"workers": "2"})
+    job = store.submit_ingest(src, "progs", {"transcripts": "subtitles", "min_seconds": 5.0, "segment_seconds": 10})
+    assert job.kind == "ingest" and job.status == "running"
+    assert store.command(job)[3:] == ["ingest", str(src.resolve()), "--out", str(tmp_path / "collections" / "progs"),
+                                      "--transcripts", "subtitles", "--min-seconds", "5.0", "--segment-seconds", "10.0"]
+    jobs_mod._CHILDREN.clear()  # the app restarts: the new process holds no Popen of the job
+    restarted = JobStore(tmp_path / "jobs.sqlite", max_cpu_jobs=1)
+    deadline = time.time() + 120
+    while time.time() < deadline and restarted.get(job.id).status == "running":
+        time.sleep(0.5)
+        restarted.reconcile()
+    done = restarted.get(job.id)
+    assert done.status == "finished", (done.message, jobs_mod.read_log_tail(done.log_path))
+    assert "1 video(s) with problems" in done.message
+    assert "progs" in list_collection_names()
+    coll = load_collection("progs")
+    assert {s.video_id for s in coll.segments} == {"a", "b"}
+    from explorer import api
+
+    prog = api.ingest_progress(done)
+    assert prog["done"] == 2 and prog["total"] == 3
+    assert [p["video"] for p in prog["problems"]] == ["broken.mp4"] and prog["problems"][0]["status"] == "failed"
+    # the playable copy is inside the collection, and the app finds it for a segment
+    v = api.segment_video(coll, coll.segments[0].id)
+    assert v is not None and Path(v["path"]).parent == (tmp_path / "collections" / "progs" / "videos").resolve()
+    assert v["start"] == int(coll.segments[0].start) and v["playable"]

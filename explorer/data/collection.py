@@ -27,7 +27,7 @@ from pathlib import Path, PurePath, PureWindowsPath
 
 import numpy as np
 
-from ..paths import data_root
+from ..paths import collections_dir, data_root
 
 SPLITS = ("train", "val", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -377,6 +377,8 @@ def resolve_collection_path(name_or_path: str | Path) -> Path:
     root = data_root(required=False)
     if _NAME_RE.match(s) and root is not None and (root / s).is_dir():
         return root / s
+    if _NAME_RE.match(s) and (collections_dir() / s).is_dir():
+        return collections_dir() / s
     if p.is_dir():
         return p
     known = ", ".join(list_collection_names()) or "none found"
@@ -392,16 +394,17 @@ def load_collection(name_or_path: str | Path) -> Collection:
 
 
 def list_collection_names() -> list[str]:
-    """Names of folders under the data root that look like collections."""
-    root = data_root(required=False)
-    if root is None:
-        return []
-    names = []
-    for d in sorted(root.iterdir()):
-        if not d.is_dir():
+    """Names of folders that look like collections: under the data root, then under
+    ``paths.collections_dir()`` (ingested ones; a name the data root has is not repeated)."""
+    names: list[str] = []
+    for root in (data_root(required=False), collections_dir()):
+        if root is None or not root.is_dir():
             continue
-        if (d / "pairs.tsv").exists() or any(
-            p.suffix.lower() in IMAGE_SUFFIXES for p in d.iterdir() if p.is_file()
-        ):
-            names.append(d.name)
+        for d in sorted(root.iterdir()):
+            if not d.is_dir() or d.name in names or not _NAME_RE.match(d.name):
+                continue
+            if (d / "pairs.tsv").exists() or (d / "segments.tsv").exists() or any(
+                p.suffix.lower() in IMAGE_SUFFIXES for p in d.iterdir() if p.is_file()
+            ):
+                names.append(d.name)
     return names

@@ -17,7 +17,9 @@ For every video file in ``source`` (not recursive; suffixes in ``decode.VIDEO_SU
    ``display/<id>.jpg`` (shorter side ``display_size`` px, never upscaled) and ``<id>.txt`` (the
    segment's cues, one per line, UTF-8) are written; ``segments.tsv`` (``id split video_id start end``)
    is rewritten from all finished videos. Segment id: ``<video_id>_<start in ms, 8 digits>``; the
-   split is ``hash_split(video_id)``, so all segments of a video share one split.
+   split is ``hash_split(video_id)``, so all segments of a video share one split. The video itself
+   is kept as ``videos/<video_id><suffix>`` (a hard link when possible, else a copy; ``copy_video``)
+   so that the app plays segments from inside the collection folder.
 
 Nothing half-written: a video's files are written into a staging folder under ``.ingest/`` and
 moved into place (``os.replace``) only when the whole video succeeded; then its done-marker
@@ -68,6 +70,7 @@ from .subtitles import SUBTITLE_SUFFIXES, Cue, SubtitleError, read_subtitles
 STATE_DIR = ".ingest"
 REPORT_NAME = "ingest_report.json"
 DISPLAY_DIR = "display"
+VIDEO_DIR = "videos"  # videos/<video_id><suffix>: the collection's own copy, for playback in the app
 ASR_DIR = "asr"  # .ingest/asr/<video_id>.json: cached speech recognition of a video
 TRANSCRIPT_SOURCES = ("auto", "subtitles", "asr")
 INGEST_VERSION = 2  # bump when the output of a video for given parameters changes
@@ -90,6 +93,7 @@ class IngestParams:
     keyframe_size: int = 64
     transcripts: str = "auto"  # one of TRANSCRIPT_SOURCES
     gap_seconds: float = 0.0  # a pause this long between cues ends a segment (0 = off)
+    copy_video: bool = True  # keep a copy (a hard link when possible) in videos/ so the app can play segments
 
     def check(self) -> None:
         check_lengths(self.segment_seconds, self.min_seconds, self.max_seconds)
@@ -263,9 +267,17 @@ def _ingest_video(job: VideoJob) -> dict:
             job, status, messages + dropped, duration=info.duration, segments=rows,
             decode_seconds=round(decode_seconds, 3), transcript=source, asr=asr_stats,
         )
+        video_copy = None
+        if p.copy_video:
+            video_copy = f"{VIDEO_DIR}/{job.video_id}{job.video.suffix.lower()}"
+            _link_or_copy(job.video, staging / "video")
+            result["video_file"] = video_copy
         marker = {**result, "source": job.source, "params": p.key()}
         try:
             (job.out_dir / DISPLAY_DIR).mkdir(exist_ok=True)
+            if video_copy:
+                (job.out_dir / VIDEO_DIR).mkdir(exist_ok=True)
+                os.replace(staging / "video", job.out_dir / video_copy)
             for r in rows:
                 os.replace(staging / DISPLAY_DIR / f"{r['id']}.jpg", job.out_dir / DISPLAY_DIR / f"{r['id']}.jpg")
                 os.replace(staging / f"{r['id']}.jpg", job.out_dir / f"{r['id']}.jpg")
@@ -273,10 +285,20 @@ def _ingest_video(job: VideoJob) -> dict:
             atomic_write_text(state / f"{job.video_id}.json", json.dumps(marker, indent=1))
         except BaseException:
             _remove_video_files(job.out_dir, job.video_id)  # no half-committed video
+            if video_copy:
+                (job.out_dir / video_copy).unlink(missing_ok=True)
             raise
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """A hard link (no extra space) when ``src`` and ``dst`` share a file system, else a copy."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _transcript(job: VideoJob) -> tuple[list[Cue], str, list[str], dict | None] | dict:
