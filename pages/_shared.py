@@ -549,7 +549,7 @@ def _segment_video(coll: str, cstamp: tuple, segment: str) -> dict | None:
     return api.segment_video(collection(coll), segment)
 
 
-def play_segment(coll: str, segment: str, caption: bool = True) -> bool:
+def play_segment(coll: str, segment: str, caption: bool = True, width: int = 420) -> bool:
     """A video player over one segment (from its start to its end), with programme and times; nothing
     (False) when the collection keeps no video for it."""
     v = _segment_video(coll, api.collection_stamp(coll), segment)
@@ -559,7 +559,7 @@ def play_segment(coll: str, segment: str, caption: bool = True) -> bool:
         st.caption(f"Video {esc(v['video_id'])}: its container cannot be played in a browser "
                    f"({esc(Path(v['path']).suffix)}); re-encode it to mp4 or webm to watch it here.")
         return False
-    st.video(v["path"], format=v["format"], start_time=v["start"], end_time=v["end"])
+    st.video(v["path"], format=v["format"], start_time=v["start"], end_time=v["end"], width=width)
     if caption:
         st.caption(f"Programme {esc(v['video_id'])}, {api.format_seconds(v['start'])} – "
                    f"{api.format_seconds(v['end'])}" if v["end"] is not None else f"Programme {esc(v['video_id'])}")

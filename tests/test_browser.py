@@ -279,3 +279,62 @@ def test_use_its_checkpoint_in_a_real_browser(server, app_env):
         page.goto(page.url.replace("/training", "/hyperlinks"))
         settle(page)
         assert model_shown().startswith(f"run {run_name}"), model_shown()
+
+
+@pytest.fixture
+def video_server(app_env, tmp_path, monkeypatch):
+    """The app with an ingested collection 'progs' (two synthetic programmes with subtitles) that
+    keeps its videos, so Hyperlinks can play segments."""
+    _need_browser()
+    pytest.importorskip("av")
+    from explorer.video.ingest import IngestParams, ingest
+    from explorer.video.synth import make_cues, make_video, write_subtitles
+
+    src = tmp_path / "videos"
+    src.mkdir()
+    for name in ("prog_a", "prog_b"):
+        make_video(src / f"{name}.mp4", 40, audio=True)
+        write_subtitles(src / f"{name}.srt", make_cues(40, every=3.0, length=2.5, prefix=f"{name} words"))
+    collections = tmp_path / "collections"
+    monkeypatch.setenv("EXPLORER_COLLECTIONS", str(collections))
+    ingest(src, collections / "progs", IngestParams(segment_seconds=10, min_seconds=5, max_seconds=30), progress=False)
+    with _streamlit(tmp_path) as url:
+        yield url
+
+
+def _video_state(page, n: int) -> dict:
+    return page.evaluate(f"""() => {{ const v = document.querySelectorAll('video')[{n}];
+        return v ? {{ready: v.readyState, t: v.currentTime, err: v.error ? v.error.code : null,
+                     src: v.currentSrc}} : null; }}""")
+
+
+def test_hyperlinks_plays_a_target_segment_from_its_start(video_server):
+    from explorer import api
+    from explorer.data.collection import load_collection
+
+    coll = load_collection("progs")
+    anchor = coll.segments[1]  # prog_a's second segment: it starts after 0 s
+    with _chromium_page(height=1600) as page:
+        page.goto(video_server + f"/hyperlinks?collection=progs&split=all&anchor={anchor.id}")
+        settle(page)
+        page.get_by_text("Play a target").first.wait_for()
+        page.locator("video").nth(1).wait_for()
+        target_label = page.locator('[data-testid="stSelectbox"]').filter(has_text="Play a target").locator("input").input_value()
+        target_id = target_label.split()[1]
+        want = {0: api.segment_video(coll, anchor.id)["start"], 1: api.segment_video(coll, target_id)["start"]}
+        assert want[0] > 0
+        deadline = time.time() + 60
+        states = {}
+        while time.time() < deadline:
+            states = {n: _video_state(page, n) for n in (0, 1)}
+            if all(s and s["ready"] >= 1 and abs(s["t"] - want[n]) < 0.5 for n, s in states.items()):
+                break
+            time.sleep(0.25)
+        assert all(s and s["err"] is None for s in states.values()), states
+        assert all(s["ready"] >= 1 and abs(s["t"] - want[n]) < 0.5 for n, s in states.items()), (states, want)
+        # it plays from there
+        page.evaluate("() => { const v = document.querySelectorAll('video')[1]; v.muted = true; return v.play(); }")
+        time.sleep(1.5)
+        t = _video_state(page, 1)["t"]
+        assert want[1] < t < want[1] + 5, (t, want[1])
+        shot(page, "5e_hyperlinks_video_playback")

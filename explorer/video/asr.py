@@ -13,7 +13,7 @@ ships the US-English acoustic model, language model and dictionary, so nothing i
   audio. Words the dictionary does not know are left out (counted in a message).
 
 Fillers (``<s>``, ``</s>``, ``<sil>``, ``[NOISE]``...) are dropped and alternative pronunciations
-(``read(2)``) folded. ``word_error_rate`` (jiwer) is what ``bench/bench_asr.py`` reports.
+(``read(2)``) folded. ``word_error_rate`` (jiwer) is the measure ``bench/bench_video_road.py`` reports.
 Times are seconds from the start of the audio stream, as subtitle times are.
 """
 

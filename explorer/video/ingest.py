@@ -127,13 +127,15 @@ class VideoJob:
 def video_id_for(path: Path) -> str:
     """The video id: the file stem, accents stripped (NFKD), characters outside ``[A-Za-z0-9_.-]``
     replaced by ``_``; a stem with characters that have no ASCII form (Cyrillic, CJK, ...) also gets
-    ``-`` and 8 hex digits of its SHA-1, so different non-Latin names never share an id."""
+    ``-`` and 8 hex digits of its SHA-1 (runs of ``_`` collapsed, ``video`` when nothing Latin is
+    left), so different non-Latin names never share an id."""
     stem = path.stem
     ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
     vid = _ID_RE.sub("_", ascii_stem)
     lossy = any(ord(ch) > 127 and not unicodedata.normalize("NFKD", ch).encode("ascii", "ignore") for ch in stem)
     if lossy or not vid.strip("_"):
-        vid = f"{vid}-{hashlib.sha1(stem.encode('utf-8')).hexdigest()[:8]}"
+        base = re.sub(r"_+", "_", vid).strip("_.-") or "video"
+        vid = f"{base}-{hashlib.sha1(stem.encode('utf-8')).hexdigest()[:8]}"
     return vid
 
 
