@@ -63,27 +63,25 @@ def vtt_text(path: Path) -> str:
 
 
 def wer_table(asr_coll: Path, videos: Path, truth: Path) -> dict:
-    """WER of the cached ASR transcripts against the subtitles: overall (corpus), per voice."""
-    import jiwer
-
-    from explorer.data.text import tokenize
+    """WER of the cached ASR transcripts against the subtitles: overall (a corpus), and per voice."""
+    from explorer.video.asr import word_error_rate
 
     voice = {}
     with open(truth) as f:
         for row in csv.DictReader(f, delimiter="\t"):
             voice[row["video_id"]] = row["voice"]
-    refs, hyps, by_voice = [], [], {}
+    by_voice: dict[str, tuple[list[str], list[str]]] = {}
+    refs, hyps = [], []
     for cache in sorted((asr_coll / ".ingest" / "asr").glob("*.json")):
         vid = cache.stem
-        ref = " ".join(tokenize(vtt_text(videos / f"{vid}.vtt")))
-        hyp = " ".join(tokenize(" ".join(c[2] for c in json.loads(cache.read_text())["cues"]))) or "<empty>"
+        ref, hyp = vtt_text(videos / f"{vid}.vtt"), " ".join(c[2] for c in json.loads(cache.read_text())["cues"])
         refs.append(ref)
         hyps.append(hyp)
-        by_voice.setdefault(voice.get(vid, "?"), ([], []))
-        by_voice[voice.get(vid, "?")][0].append(ref)
-        by_voice[voice.get(vid, "?")][1].append(hyp)
-    return {"videos": len(refs), "wer": round(jiwer.wer(refs, hyps), 4),
-            "per_voice": {v: {"videos": len(r), "wer": round(jiwer.wer(r, h), 4)} for v, (r, h) in sorted(by_voice.items())}}
+        r, h = by_voice.setdefault(voice.get(vid, "?"), ([], []))
+        r.append(ref)
+        h.append(hyp)
+    return {"videos": len(refs), "wer": round(word_error_rate(refs, hyps), 4),
+            "per_voice": {v: {"videos": len(r), "wer": round(word_error_rate(r, h), 4)} for v, (r, h) in sorted(by_voice.items())}}
 
 
 def auto_editor(env: dict, out: Path, log: Path) -> dict:

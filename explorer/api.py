@@ -1018,8 +1018,8 @@ def run_progress(run_dir) -> dict:
 
 
 def ingest_progress(job) -> dict:
-    """Where an ingest job stands: {"done": videos with a done-marker, "total": videos in its source
-    folder, "report": the collection's ingest_report.json (None until the run ends), "problems":
+    """Where an ingest job stands: {"done": videos with a done-marker (all of them once the report is
+    complete), "total": videos in its source folder, "report": the collection's ingest_report.json (None until the run ends), "problems":
     [{"video", "status", "message"}] of the report's failed / partial / no-segment videos}."""
     from .jobs import ingest_report
     from .video.decode import VIDEO_SUFFIXES
@@ -1037,6 +1037,8 @@ def ingest_progress(job) -> dict:
         report = None  # an earlier run's
     problems = [{"video": v["video"], "status": v["status"], "message": " · ".join(v["messages"])[:300]}
                 for v in (report or {}).get("videos", []) if v["status"] in ("failed", "partial", "no_segments")]
+    if report is not None and report.get("complete"):
+        done = total = len(report["videos"])  # every video was looked at, problems included
     return {"done": min(done, total) if total else done, "total": total, "report": report, "problems": problems}
 
 

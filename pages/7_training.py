@@ -239,7 +239,7 @@ def ingest_panel(job) -> None:
     st.caption("Options: " + ui.esc(", ".join(f"{k}={v}" for k, v in opts.items() if k != "source")))
     prog = api.ingest_progress(job)
     if prog["total"]:
-        st.progress(min(1.0, prog["done"] / prog["total"]), text=f"{prog['done']} of {prog['total']} video(s) ingested")
+        st.progress(min(1.0, prog["done"] / prog["total"]), text=f"{prog['done']} of {prog['total']} video(s) done")
     if job.status == "failed":
         st.error(f"Failed: {ui.esc(job.message)}")
     elif job.status == "cancelled":

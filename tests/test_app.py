@@ -421,3 +421,46 @@ def test_a_collection_no_checkpoint_can_read_says_so_instead_of_failing(app_env,
     warned = [shown(w.value) for w in at.warning]
     assert any("cannot read collection 'feat'" in w and "trained on 'tiny'" in w for w in warned), warned
     assert not at.dataframe  # no ranking attempted with a model that cannot read the inputs
+
+
+def test_training_page_ingests_a_video_folder_in_the_background(app_env, tmp_path, monkeypatch):
+    """The Ingest form: a bad folder gets a one-line error; a good one starts an ingest job whose panel
+    shows videos done and, at the end, the skipped video with its message; the collection is then listed."""
+    import os
+    import time
+
+    import pytest
+
+    pytest.importorskip("av")
+    from explorer.video.synth import make_cues, make_video, write_subtitles
+
+    monkeypatch.setenv("EXPLORER_COLLECTIONS", str(tmp_path / "collections"))
+    src = tmp_path / "videos"
+    src.mkdir()
+    make_video(src / "show.mp4", 25)
+    write_subtitles(src / "show.srt", make_cues(25, prefix="show"))
+    make_video(src / "silent.mp4", 12)  # no subtitles, no audio: skipped with a message
+    at = open_app("pages/7_training.py", {"collection": "tiny"})
+    at.text_input(key="keep_in_source").input(str(tmp_path / "nope"))
+    at.text_input(key="keep_in_name").input("shows")
+    at.button(key="FormSubmitter:new_ingest-Start ingest").click().run()
+    assert any("does not exist" in e for e in errors(at)), errors(at)
+    assert not _job_rows(os.environ["EXPLORER_JOBS_DB"])
+    at.text_input(key="keep_in_source").input(str(src))
+    at.button(key="FormSubmitter:new_ingest-Start ingest").click().run()
+    assert not errors(at), errors(at)
+    assert "Ingest job 1 running" in texts(at)
+    deadline = time.time() + 120
+    while _job_rows(os.environ["EXPLORER_JOBS_DB"])[0]["status"] == "running":
+        assert time.time() < deadline
+        time.sleep(0.5)
+        at.run()
+    at.run()
+    page = texts(at)
+    assert _job_rows(os.environ["EXPLORER_JOBS_DB"])[0]["status"] == "finished", page
+    assert "1 video(s) with problems" in page and "2 of 2 video(s) done" in " ".join(str(p.proto.text) for p in at.get("progress"))
+    assert "1 video(s) skipped or incomplete" in page
+    problems = at.dataframe[-1].value
+    assert list(problems["video"]) == ["silent.mp4"] and "no subtitles" in problems["message"][0]
+    at = open_app(None, {"collection": "shows"})
+    assert at.sidebar.selectbox(key="keep_collection").value == "shows"

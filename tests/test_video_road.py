@@ -231,3 +231,22 @@ def test_flowers_tv_every_story_is_one_segment(tmp_path):
     for vid in chosen:
         m = json.loads((out2 / ".ingest" / f"{vid}.json").read_text())
         assert all(r["start"] <= r["keyframe_time"] < r["end"] for r in m["segments"])
+
+
+def test_word_error_rate_counts_edits_per_reference_word():
+    from explorer.video.asr import word_error_rate, words_to_cues, Word
+
+    assert word_error_rate("the red rose", "the red rose") == 0.0
+    assert word_error_rate("the red rose", "a red rose") == pytest.approx(1 / 3)  # one substitution
+    assert word_error_rate("the red rose", "the red") == pytest.approx(1 / 3)  # one deletion
+    assert word_error_rate("the red rose", "the big red rose") == pytest.approx(1 / 3)  # one insertion
+    assert word_error_rate("The red, rose!", "") == 1.0  # nothing recognised: all deleted
+    # a corpus: 1 error in 3 words + 0 in 2 words = 1/5
+    assert word_error_rate(["the red rose", "a lily"], ["the rod rose", "a lily"]) == pytest.approx(1 / 5)
+    with pytest.raises(ValueError):
+        word_error_rate(["a"], ["a", "b"])
+    # timed words -> cues: a pause of 0.5 s or more, or 8 s of speech, starts a new cue
+    words = [Word("a", 0.0, 0.3), Word("b", 0.4, 0.7), Word("c", 1.3, 1.6)] + [Word(f"w{i}", 2.2 + i, 3.0 + i) for i in range(10)]
+    cues = words_to_cues(words)
+    assert [c.text for c in cues][:2] == ["a b", "c"]
+    assert all(c.end - c.start <= 8.0 + 1.0 for c in cues) and len(cues) == 4

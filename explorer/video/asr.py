@@ -165,13 +165,25 @@ def align(pcm: np.ndarray, text: str) -> tuple[list[Cue], list[str]]:
     return words_to_cues(words), messages
 
 
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word error rate of ``hypothesis`` against ``reference`` on ``data.text.tokenize`` tokens (jiwer)."""
+def word_error_rate(reference: str | list[str], hypothesis: str | list[str]) -> float:
+    """Word error rate (substitutions + deletions + insertions) / reference words, on
+    ``data.text.tokenize`` tokens (jiwer). Lists are a corpus: errors and words summed over the pairs."""
     import jiwer
 
     from ..data.text import tokenize
 
-    ref, hyp = " ".join(tokenize(reference)), " ".join(tokenize(hypothesis))
-    if not ref:
-        raise ValueError("the reference transcript has no word")
-    return float(jiwer.wer(ref, hyp or "<empty>"))
+    refs = [reference] if isinstance(reference, str) else list(reference)
+    hyps = [hypothesis] if isinstance(hypothesis, str) else list(hypothesis)
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} reference(s) but {len(hyps)} hypothesis(es)")
+    refs = [" ".join(tokenize(r)) for r in refs]
+    if not any(refs) or not all(refs):
+        raise ValueError("every reference transcript needs at least one word")
+    # jiwer refuses an empty hypothesis; a token no reference holds counts as one insertion... so
+    # score an empty hypothesis as all deletions instead
+    total_words = sum(len(r.split()) for r in refs)
+    errors = 0.0
+    for r, h in zip(refs, hyps):
+        h = " ".join(tokenize(h))
+        errors += len(r.split()) if not h else jiwer.wer(r, h) * len(r.split())
+    return float(errors / total_words)
