@@ -8,9 +8,9 @@ runner holds out a deterministic ~10 % of train), evaluates it on the TEST split
 
 1. **Hyperlinking** (Vukotić et al. ICMR 2017, Table 2 style): P@10 and MAP, mean ± std over seeds,
    for text only, visual only, the multimodal kinds and any others asked for, with a one-sided paired
-   t-test of the best (by mean P@10) against the runner-up. The test pairs per-seed P@10 when both
-   models vary with the seed; when either is deterministic (the baselines, cca, cfa: seeds change
-   nothing) it pairs the per-query AP (and, as a second line, per-query P@10) of the first seed.
+   t-test of the best (by mean P@10) against the runner-up on the metric ranked: test P@10 per
+   anchor, each model's value averaged over its seeds (``significance``); the paired test over
+   per-seed P@10 is added for reference when both models vary with the seed.
 2. **Crossmodal retrieval** (CM-GANs style): MAP image->text, text->image, their average, image->all,
    text->all, their average, for every model whose ``embed`` returns ``image`` and ``text``; the CM-GAN
    ablation table (presets of ``explorer.models.cmgan.CMGAN_ABLATIONS``, when cmgan is requested and
@@ -190,18 +190,10 @@ def ensure_run(kind: str, collection: str, seed: int, run_dir: Path, *, override
 
     label = label or kind
     best, latest = run_dir / "best.pt", run_dir / "latest.pt"
+    if latest.exists():
+        check_run_matches(run_dir, kind, seed, overrides, epochs)
     if latest.exists() and _run_finished(run_dir):
         action = "reused"
-        info_path = run_dir / "run.json"
-        if info_path.exists() and overrides:
-            cfg = dict(json.loads(info_path.read_text()).get("config", {}))
-            if "epochs" in cfg:  # the run's config keeps the last target asked for; what counts is what it trained
-                from . import checkpoint as ckpt_io
-
-                cfg["epochs"] = (ckpt_io.read_summary(latest).get("progress") or {}).get("epoch", cfg["epochs"])
-            differ = {k: (cfg.get(k), v) for k, v in overrides.items() if k in cfg and cfg.get(k) != v}
-            if differ:
-                action += f" (config differs from the requested overrides: {differ})"
         say(f"  {label} seed {seed}: {action} {run_dir}")
     elif latest.exists():
         say(f"  {label} seed {seed}: resuming {run_dir}")
@@ -213,6 +205,45 @@ def ensure_run(kind: str, collection: str, seed: int, run_dir: Path, *, override
               visual=visual, progress_bar=progress_bar)
         action = "trained"
     return (best if best.exists() else latest), action
+
+
+class BenchRunMismatch(ValueError):
+    """A run directory to reuse was trained with another kind, seed or configuration than asked."""
+
+
+def check_run_matches(run_dir: Path, kind: str, seed: int, overrides: dict | None, epochs: int | None) -> None:
+    """Refuse (``BenchRunMismatch``, naming the folder and each difference) to reuse or resume a run
+    whose kind, seed or configuration differs from what is asked: the kind's defaults with
+    ``overrides``; epochs are compared with what the run trained (or was asked to train)."""
+    from . import checkpoint as ckpt_io
+    from .models import MODELS
+    from .models.base import config_from_dict
+
+    meta = ckpt_io.read_summary(run_dir / "latest.pt")
+    try:
+        run_info = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        run_info = {}
+    differ: dict = {}
+    if meta.get("kind") not in (None, kind):
+        differ["kind"] = (meta.get("kind"), kind)
+    if run_info.get("seed") is not None and run_info["seed"] != seed:
+        differ["seed"] = (run_info["seed"], seed)
+    if kind in MODELS and not differ.get("kind"):
+        cls = MODELS[kind][1]
+        asked = asdict(config_from_dict(cls, {**asdict(cls()), **(overrides or {})}))
+        have = dict(meta.get("config") or {})
+        want_epochs = epochs if epochs is not None else (overrides or {}).get("epochs", asked.get("epochs"))
+        asked.pop("epochs", None)
+        have.pop("epochs", None)
+        trained_epochs = run_info.get("epochs")  # the run's target (kept up to date by resumes)
+        differ.update({k: (have.get(k), v) for k, v in asked.items() if k in have and have[k] != v})
+        if want_epochs is not None and trained_epochs is not None and trained_epochs != want_epochs:
+            differ["epochs"] = (trained_epochs, want_epochs)
+    if differ:
+        parts = ", ".join(f"{k}: run has {a!r}, asked {b!r}" for k, (a, b) in differ.items())
+        raise BenchRunMismatch(f"{run_dir} was trained differently from what is asked ({parts}): move it away, "
+                               "or choose another --out")
 
 
 def _checkpoint_info(path: Path) -> dict:
@@ -281,6 +312,8 @@ def evaluate_model(name: str, kind: str, coll, collection_arg: str, seeds: list[
             emb = embeddings(str(ckpt), coll, "test", device=device, progress=progress_bar, config_overrides=eval_overrides)
             res = score(emb, cats)
             res["eval_seconds"] = time.time() - t0
+        except BenchRunMismatch:
+            raise  # asked for a table of one thing, about to reuse another: stop the whole bench
         except Exception as e:  # one broken run must not stop the table
             entry.update(status="failed", message=f"seed {seed}: {type(e).__name__}: {e}",
                          traceback=traceback.format_exc(limit=6))
@@ -315,28 +348,31 @@ def evaluate_model(name: str, kind: str, coll, collection_arg: str, seeds: list[
 
 
 def significance(best: str, runner: str, entries: dict, per_query: dict) -> dict:
-    """One-sided paired t-test, H1: ``best`` > ``runner`` (see the module docstring for the pairing)."""
+    """One-sided paired t-test of the ranked metric, H1: ``best`` > ``runner`` on test P@10.
+
+    Pairs are the test **anchors**; each model's value for an anchor is its P@10 averaged over all the
+    model's seeds (a deterministic model has one), so the test pools the seeds and looks at what the
+    table ranks. Anchors undefined for either model (no relevant target) are dropped. When both models
+    vary with the seed and share at least 2 seeds, ``over_seeds`` adds the paired test of their
+    per-seed test P@10 (n = seeds: low power, shown for reference)."""
     a_e, b_e = entries[best], entries[runner]
+    metric = f"p@{K}"
+    pooled = {m: np.nanmean(np.stack([np.asarray(per_query[m][s][metric], dtype=np.float64) for s in per_query[m]]), axis=0)
+              if per_query.get(m) else None for m in (best, runner)}
+    out: dict = {"best": best, "runner_up": runner, "mode": "per-anchor, seed-pooled", "metric": metric,
+                 "seeds": {best: sorted(per_query.get(best, {})), runner: sorted(per_query.get(runner, {}))}}
+    try:
+        if pooled[best] is None or pooled[runner] is None:
+            raise ValueError("no per-anchor values")
+        res = paired_ttest_one_sided(pooled[best], pooled[runner])
+    except ValueError as e:
+        res = {"t": None, "p": None, "n": 0, "mean_diff": None, "error": str(e)}
+    out.update(a=pooled[best], b=pooled[runner], **res)
     common = [s for s in a_e["per_seed"] if s in b_e["per_seed"]]
-    out: dict = {"best": best, "runner_up": runner}
     if not a_e["deterministic"] and not b_e["deterministic"] and len(common) >= 2:
-        a = [a_e["per_seed"][s][f"p@{K}"] for s in common]
-        b = [b_e["per_seed"][s][f"p@{K}"] for s in common]
-        out.update(mode="seeds", metric=f"p@{K}", seeds=common, a=a, b=b, **paired_ttest_one_sided(a, b))
-        return out
-    seed_a, seed_b = next(iter(per_query[best])), next(iter(per_query[runner]))
-    why = ("deterministic: " + ", ".join(m for m in (best, runner) if entries[m]["deterministic"])) if (
-        a_e["deterministic"] or b_e["deterministic"]) else "fewer than 2 common seeds"
-    out.update(mode="per-query", reason=why, seed={best: seed_a, runner: seed_b})
-    for metric in ("ap", f"p@{K}"):
-        a, b = per_query[best][seed_a][metric], per_query[runner][seed_b][metric]
-        try:
-            res = paired_ttest_one_sided(a, b)
-        except ValueError as e:
-            res = {"t": None, "p": None, "n": 0, "mean_diff": None, "error": str(e)}
-        out[metric] = {"a": np.asarray(a), "b": np.asarray(b), **res}
-    out["metric"] = "ap"
-    out.update({k: out["ap"][k] for k in ("t", "p", "n", "mean_diff")})
+        a = [a_e["per_seed"][s][metric] for s in common]
+        b = [b_e["per_seed"][s][metric] for s in common]
+        out["over_seeds"] = {"seeds": common, "a": a, "b": b, **paired_ttest_one_sided(a, b)}
     return out
 
 
@@ -505,24 +541,22 @@ def render_markdown(result: dict) -> str:
 
 
 def _significance_line(sig: dict) -> str:
-    head = f"One-sided paired t-test, H1: **{sig['best']}** > **{sig['runner_up']}** (best vs runner-up by mean P@{K}, then MAP)"
-    if sig["mode"] == "seeds":
-        if not math.isfinite(sig["t"]) and sig["mean_diff"] == 0:
-            return f"{head}, paired over seeds {sig['seeds']} on test P@{K}: identical on every seed, nothing to test."
-        return (f"{head}, paired over seeds {sig['seeds']} on test P@{K}: t = {sig['t']:.3f}, p = {_fmt_p(sig['p'])}, "
-                f"n = {sig['n']}, mean difference {sig['mean_diff']:+.4f}.")
-    s = sig["seed"]
-    parts = []
-    for metric, lab in (("ap", "per-query AP"), (f"p@{K}", f"per-query P@{K}")):
-        r = sig[metric]
-        if r.get("t") is None:
-            parts.append(f"{lab}: {r.get('error', 'n/a')}")
-        elif not math.isfinite(r["t"]) and r["mean_diff"] == 0:
-            parts.append(f"{lab}: identical on all {r['n']} queries, nothing to test")
+    head = (f"One-sided paired t-test, H1: **{sig['best']}** > **{sig['runner_up']}** (best vs runner-up by mean "
+            f"P@{K}, then MAP), on test P@{K} per anchor averaged over each model's seeds "
+            f"({len(sig['seeds'][sig['best']])} and {len(sig['seeds'][sig['runner_up']])} seed(s))")
+    if sig.get("t") is None:
+        text = f"{head}: {sig.get('error', 'n/a')}"
+    elif not math.isfinite(sig["t"]) and sig["mean_diff"] == 0:
+        text = f"{head}: identical on all {sig['n']} anchors, nothing to test"
+    else:
+        text = f"{head}: t = {sig['t']:.3f}, p = {_fmt_p(sig['p'])}, n = {sig['n']} anchors, mean difference {sig['mean_diff']:+.4f}"
+    o = sig.get("over_seeds")
+    if o:
+        if not math.isfinite(o["t"]) and o["mean_diff"] == 0:
+            text += f"; paired over seeds {o['seeds']}: identical on every seed"
         else:
-            parts.append(f"{lab}: t = {r['t']:.3f}, p = {_fmt_p(r['p'])}, n = {r['n']}, mean difference {r['mean_diff']:+.4f}")
-    return (f"{head}, paired over the test queries ({sig['reason']}; seed {s[sig['best']]} of {sig['best']}, "
-            f"seed {s[sig['runner_up']]} of {sig['runner_up']}): " + "; ".join(parts) + ".")
+            text += (f"; paired over seeds {o['seeds']} instead (n = {o['n']}): t = {o['t']:.3f}, p = {_fmt_p(o['p'])}")
+    return text + "."
 
 
 # --------------------------------------------------------------------------------------------------

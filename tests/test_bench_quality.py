@@ -72,18 +72,13 @@ def test_bench_quality_files_tables_and_ttest(bench_run):
                     key=lambda m: (-models[m]["summary"]["p@10"]["mean"], -models[m]["summary"]["map"]["mean"]))
     sig = data["significance"]
     assert (sig["best"], sig["runner_up"]) == tuple(ranked[:2]) == tuple(data["ranking"][:2])
-    if sig["mode"] == "seeds":
-        a = [models[sig["best"]]["per_seed"][str(s)]["p@10"] for s in sig["seeds"]]
-        b = [models[sig["runner_up"]]["per_seed"][str(s)]["p@10"] for s in sig["seeds"]]
-        assert (a, b) == (sig["a"], sig["b"])
-        ref = paired_ttest_one_sided(a, b)
-    else:
-        assert sig["mode"] == "per-query" and "deterministic" in sig["reason"]
-        ref = paired_ttest_one_sided(_arr(sig["ap"]["a"]), _arr(sig["ap"]["b"]))
-        ref10 = paired_ttest_one_sided(_arr(sig["p@10"]["a"]), _arr(sig["p@10"]["b"]))
-        assert sig["p@10"]["n"] == ref10["n"] and _same(sig["p@10"]["t"], ref10["t"])
-        # the per-query arrays are the test queries of the stored seed: their mean is the table's number
-        assert np.nanmean(_arr(sig["ap"]["a"])) == pytest.approx(models[sig["best"]]["per_seed"]["0"]["map"])
+    # the ranked metric (P@10) per anchor, each model's seeds averaged: the mean of the pooled values
+    # is the table's mean P@10 (every anchor is defined in this collection)
+    assert sig["mode"] == "per-anchor, seed-pooled" and sig["metric"] == "p@10"
+    for who, arr in ((sig["best"], sig["a"]), (sig["runner_up"], sig["b"])):
+        assert [str(x) for x in sig["seeds"][who]] == list(models[who]["per_seed"])
+        assert np.nanmean(_arr(arr)) == pytest.approx(models[who]["summary"]["p@10"]["mean"])
+    ref = paired_ttest_one_sided(_arr(sig["a"]), _arr(sig["b"]))
     assert sig["n"] == ref["n"] and _same(sig["t"], ref["t"]) and _same(sig["p"], ref["p"])
 
     # markdown structure
@@ -120,21 +115,44 @@ def test_bench_quality_reuses_runs_and_cli(bench_run, harder_collection, capsys)
     assert again["significance"]["best"] in ("cca", "text-only")
 
 
-def test_significance_pairs_over_seeds_when_both_vary():
+def test_significance_tests_seed_pooled_per_anchor_p_at_10():
     entries = {
         "a": {"deterministic": False, "per_seed": {0: {"p@10": 0.50}, 1: {"p@10": 0.55}, 2: {"p@10": 0.53}}},
         "b": {"deterministic": False, "per_seed": {0: {"p@10": 0.48}, 1: {"p@10": 0.50}, 2: {"p@10": 0.52}}},
         "c": {"deterministic": True, "per_seed": {0: {"p@10": 0.40}}},
     }
-    pq = {"a": {0: {"ap": np.array([0.5, 0.6, np.nan]), "p@10": np.array([0.5, 0.6, np.nan])}},
-          "c": {0: {"ap": np.array([0.4, 0.5, 0.3]), "p@10": np.array([0.4, 0.4, 0.3])}}}
+    pq = {"a": {0: {"ap": np.array([0.9, 0.1, 0.5, np.nan]), "p@10": np.array([0.5, 0.6, 0.2, np.nan])},
+                1: {"ap": np.array([0.9, 0.1, 0.5, np.nan]), "p@10": np.array([0.7, 0.6, 0.4, np.nan])}},
+          "b": {0: {"ap": np.zeros(4), "p@10": np.array([0.5, 0.4, 0.3, 0.1])},
+                1: {"ap": np.zeros(4), "p@10": np.array([0.3, 0.4, 0.1, 0.1])}},
+          "c": {0: {"ap": np.ones(4), "p@10": np.array([0.4, 0.4, 0.3, 0.2])}}}
     sig = significance("a", "b", entries, pq)
-    assert sig["mode"] == "seeds" and sig["a"] == [0.50, 0.55, 0.53]
-    ref = paired_ttest_one_sided([0.50, 0.55, 0.53], [0.48, 0.50, 0.52])
-    assert sig["t"] == ref["t"] and sig["p"] == ref["p"]
-    sig = significance("a", "c", entries, pq)  # c is deterministic: per-query AP of the first seed
-    assert sig["mode"] == "per-query" and sig["n"] == 2 and "c" in sig["reason"]
-    assert sig["t"] == paired_ttest_one_sided([0.5, 0.6], [0.4, 0.5])["t"]
+    # per anchor: a = (0.6, 0.6, 0.3, nan), b = (0.4, 0.4, 0.2, 0.1); the undefined anchor is dropped
+    assert sig["mode"] == "per-anchor, seed-pooled" and sig["metric"] == "p@10" and sig["n"] == 3
+    np.testing.assert_allclose(sig["a"][:3], [0.6, 0.6, 0.3])
+    ref = paired_ttest_one_sided([0.6, 0.6, 0.3], [0.4, 0.4, 0.2])
+    assert sig["t"] == pytest.approx(ref["t"]) and sig["p"] == pytest.approx(ref["p"])
+    assert sig["over_seeds"]["seeds"] == [0, 1, 2]  # the per-seed test, for reference
+    assert sig["over_seeds"]["t"] == pytest.approx(paired_ttest_one_sided([0.50, 0.55, 0.53], [0.48, 0.50, 0.52])["t"])
+    sig = significance("a", "c", entries, pq)  # c is deterministic: one seed, still P@10, never AP
+    assert "over_seeds" not in sig and sig["seeds"] == {"a": [0, 1], "c": [0]}
+    assert sig["t"] == pytest.approx(paired_ttest_one_sided([0.6, 0.6, 0.3], [0.4, 0.4, 0.3])["t"])
+
+
+def test_a_run_trained_differently_is_refused_not_reused(harder_collection, tmp_path):
+    from explorer.bench_quality import BenchRunMismatch, ensure_run
+
+    common = dict(visual="pixels", device="cpu", epochs=None, progress_bar=False, say=lambda m: None)
+    run = tmp_path / "kcca-s0"
+    ensure_run("kcca", str(harder_collection), 0, run, overrides={"n_landmarks": 16}, **common)
+    ckpt, action = ensure_run("kcca", str(harder_collection), 0, run, overrides={"n_landmarks": 16}, **common)
+    assert action == "reused"
+    with pytest.raises(BenchRunMismatch, match=r"n_landmarks: run has 16, asked 32"):
+        ensure_run("kcca", str(harder_collection), 0, run, overrides={"n_landmarks": 32}, **common)
+    with pytest.raises(BenchRunMismatch, match=r"seed: run has 0, asked 1"):
+        ensure_run("kcca", str(harder_collection), 1, run, overrides={"n_landmarks": 16}, **common)
+    with pytest.raises(BenchRunMismatch, match=r"n_landmarks: run has 16, asked"):  # the default is not 16
+        ensure_run("kcca", str(harder_collection), 0, run, overrides=None, **common)
 
 
 def test_render_markdown_handles_failed_and_skipped_entries():
