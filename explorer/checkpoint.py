@@ -168,7 +168,7 @@ def _new_model(ckpt: dict):
     from .models.base import config_from_dict
 
     model_cls, config_cls = MODELS[ckpt["kind"]]
-    return model_cls(config_from_dict(config_cls, ckpt["config"]), DataSpec.from_dict(ckpt["data_spec"]))
+    return model_cls(config_from_dict(config_cls, ckpt["config"], from_checkpoint=True), DataSpec.from_dict(ckpt["data_spec"]))
 
 
 def _misfit(ckpt: dict, model) -> str | None:

@@ -203,7 +203,7 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
         wv = WordVectors.from_state(state["text"]) if state else collection_word_vectors(coll)
 
     if state:
-        config = config_from_dict(config_cls, state["config"])
+        config = config_from_dict(config_cls, state["config"], from_checkpoint=True)
         spec = DataSpec.from_dict(state["data_spec"])
         categories = state["collection"].get("categories")
     else:

@@ -9,6 +9,7 @@ random retrieval clearly, hyperlinking and crossmodal.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -94,19 +95,44 @@ def feature_collection(tmp_path_factory) -> Path:
 
 
 # ------------------------------------------------------------------------------------- shared pieces
-def test_standardizer_matches_full_data_statistics_and_freezes():
+def test_standardizer_is_fitted_on_the_whole_train_split_by_fit_input_stats(feature_collection):
     x = torch.randn(300, 5, dtype=torch.float64) * torch.tensor([1.0, 2.0, 3.0, 0.5, 10.0]) + 7
-    s = Standardizer(5, max_samples=200)
+    s = Standardizer(5)
     assert torch.equal(s(x[:3].float()), x[:3].float())  # identity before any statistics
-    for chunk in x[:200].split(64):
-        s.update(chunk)
-    torch.testing.assert_close(s.mean, x[:200].mean(0))
-    torch.testing.assert_close(s.std(), x[:200].std(0))
-    s.update(x[200:] * 100)  # past max_samples: frozen
-    torch.testing.assert_close(s.mean, x[:200].mean(0))
-    z = s(x[:200].float())
+    s.fit(x)
+    torch.testing.assert_close(s.mean, x.mean(0))
+    torch.testing.assert_close(s.std(), x.std(0))
+    z = s(x.float())
     torch.testing.assert_close(z.mean(0), torch.zeros(5), atol=1e-4, rtol=0)
-    assert set(s.state_dict()) == {"count", "mean", "m2"}
+    assert set(s.state_dict()) == {"count", "mean", "m2"}  # the names old checkpoints carry
+    off = Standardizer(5, enabled=False)
+    off.fit(x)
+    assert torch.equal(off(x[:3].float()), x[:3].float())
+    # through the runner: the statistics are exactly the train split's, and training steps never move them
+    from explorer.train import train
+
+    run = train("multimodal_ae", str(feature_collection), epochs=1, device="cpu", seed=0, progress_bar=False,
+                out=feature_collection.parent / "mae-stats")
+    model = ckpt_io.build_model(ckpt_io.load(run / "latest.pt"))
+    coll = load_collection(feature_collection)
+    from explorer.data.collection import hash_split
+
+    # this collection has no val split: the runner holds out ~10 % of train (hash_split) for selection
+    train_rows = [i for i, seg in enumerate(coll.segments) if seg.split == "train"
+                  and hash_split(seg.id, val_fraction=0.1, test_fraction=0.0) != "val"]
+    text = torch.as_tensor(np.asarray(coll.features["text"])[train_rows], dtype=torch.float64)
+    assert float(model.norm_text.count) == len(train_rows)
+    torch.testing.assert_close(model.norm_text.mean, text.mean(0))
+
+
+def test_a_retired_option_loads_from_a_checkpoint_but_is_refused_when_asked():
+    from explorer.models.base import ConfigError, config_from_dict
+
+    _, cfg_cls = MODELS["bidnn"]
+    values = {**asdict(cfg_cls()), "norm_samples": 20_000}
+    assert config_from_dict(cfg_cls, values, from_checkpoint=True) == cfg_cls()
+    with pytest.raises(ConfigError, match="norm_samples was removed: input statistics"):
+        config_from_dict(cfg_cls, values)
 
 
 def test_registry_has_every_kind_with_documented_defaults():
@@ -124,6 +150,8 @@ def test_registry_has_every_kind_with_documented_defaults():
 @pytest.mark.parametrize("kind", KINDS)
 def test_train_step_embed_and_state_dict_round_trip(kind):
     m = make(kind)
+    fit_rows = fake_batch(64, seed=123)
+    m.fit_input_stats({"image": fit_rows["image"], "text": fit_rows["text"], "label": fit_rows["label"]})
     opts = m.configure_optimizers()
     before = {n: p.detach().clone() for n, p in m.named_parameters()}
     m.train()
@@ -134,7 +162,7 @@ def test_train_step_embed_and_state_dict_round_trip(kind):
     changed = [n for n, p in m.named_parameters() if p.requires_grad and not torch.equal(before[n], p.detach())]
     frozen = [n for n, p in m.named_parameters() if p.requires_grad and torch.equal(before[n], p.detach())]
     assert changed and not frozen, f"parameters that did not move: {frozen}"
-    assert float(m.norm_image.count) == 48 and float(m.norm_text.count) == 48  # once per train_step
+    assert float(m.norm_image.count) == 64 and float(m.norm_text.count) == 64  # fitted once, steps never move them
 
     m.eval()
     b = fake_batch(10, seed=99)
@@ -171,7 +199,8 @@ def test_bidnn_central_matrices_are_one_parameter_used_by_both_directions():
     assert w_in.data_ptr() == m.W_bridge.data_ptr() and w_out.data_ptr() == m.W_center.data_ptr()
 
     b = fake_batch(16)
-    xi, xt = m.standardise(b["image"], b["text"], update=True)
+    m.fit_input_stats(b)
+    xi, xt = m.standardise(b["image"], b["text"])
     # each direction alone puts gradient on both tied matrices
     for direction in ("i2t", "t2i"):
         m.zero_grad()
@@ -239,7 +268,8 @@ def test_cmgan_last_encoder_layer_is_shared_unless_disabled():
     assert m.fc2("image") is m.fc2("text") is m.shared_fc
     # a text-only loss moves the shared layer, which the image encoder uses too
     b = fake_batch(16)
-    xi, xt = m.standardise(b["image"], b["text"], update=True)
+    m.fit_input_stats(b)
+    xi, xt = m.standardise(b["image"], b["text"])
     m.zero_grad()
     m.encode_text(xt).sum().backward()
     assert m.shared_fc.weight.grad.abs().sum() > 0 and m.enc1_image[0].weight.grad is None

@@ -1,15 +1,12 @@
 """Shared pieces of the feature-vector (MLP) kinds: input standardisation, MLP builder, small helpers.
 
 ``Standardizer``: per-feature z-scoring of an input modality, with its statistics kept in *buffers*
-(so they travel in ``state_dict`` and checkpoints round-trip). The training runner has no separate
-"fit on the training set" pass, so the statistics are accumulated from the training batches
-themselves: each kind calls ``update(x)`` once per ``train_step`` (before its forward passes), which
-merges the batch into exact running mean / variance (Chan et al.'s parallel update, float64) until
-``max_samples`` samples have been seen, after which the statistics are frozen. With the default cap
-(20,000) the statistics describe more than a full epoch of every collection we use, so they equal the
-training-set statistics up to the few samples the runner's last partial batch drops. ``forward`` only
-applies the current statistics (identity before the first update), so ``embed`` in eval mode is a
-deterministic function of the input alone.
+(so they travel in ``state_dict`` and checkpoints round-trip). They are the exact statistics of the
+whole train split (float64), set once by ``FeatureModel.fit_input_stats``, which the runner calls
+before the first step of a fresh run: the one input-statistics mechanism of every kind (``gan_cls``
+and ``gan_proj`` use the same hook for their text statistics). ``forward`` only applies them
+(identity until they are set), so ``embed`` in eval mode is a deterministic function of the input
+alone.
 """
 
 from __future__ import annotations
@@ -36,33 +33,27 @@ def activation(name: str) -> nn.Module:
 
 
 class Standardizer(nn.Module):
-    """(x - mean) / std per feature, statistics accumulated from training batches (see module doc)."""
+    """(x - mean) / std per feature, with the statistics of the train split (see the module doc)."""
 
-    def __init__(self, dim: int, max_samples: int = 20_000, min_std: float = 1e-3):
+    def __init__(self, dim: int, enabled: bool = True, min_std: float = 1e-3):
         super().__init__()
-        self.max_samples = int(max_samples)
+        self.enabled = bool(enabled)
         self.min_std = float(min_std)
+        # buffer names kept from earlier versions, so their checkpoints load: count, mean, m2 (the sum
+        # of squared deviations)
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("mean", torch.zeros(dim, dtype=torch.float64))
-        self.register_buffer("m2", torch.zeros(dim, dtype=torch.float64))  # sum of squared deviations
+        self.register_buffer("m2", torch.zeros(dim, dtype=torch.float64))
 
     @torch.no_grad()
-    def update(self, x: torch.Tensor) -> None:
-        """Merge a batch (B, D) into the running statistics (no-op once ``max_samples`` are seen)."""
-        if self.max_samples <= 0 or float(self.count) >= self.max_samples:
+    def fit(self, x: torch.Tensor) -> None:
+        """Set the statistics from all training rows ``x`` (N, D); nothing when disabled."""
+        if not self.enabled:
             return
         x = x.detach().to(torch.float64).flatten(1)
-        n_b = x.shape[0]
-        if n_b == 0:
-            return
-        mean_b = x.mean(0)
-        m2_b = ((x - mean_b) ** 2).sum(0)
-        n_a = self.count.clone()
-        n = n_a + n_b
-        delta = mean_b - self.mean
-        self.mean += delta * (n_b / n)
-        self.m2 += m2_b + delta ** 2 * (n_a * n_b / n)
-        self.count.copy_(n)
+        self.count.fill_(x.shape[0])
+        self.mean.copy_(x.mean(0) if x.shape[0] else torch.zeros_like(self.mean))
+        self.m2.copy_(((x - self.mean) ** 2).sum(0))
 
     def std(self) -> torch.Tensor:
         if float(self.count) < 2:
@@ -115,12 +106,9 @@ def per_modality_mse(pred_i: torch.Tensor, x_i: torch.Tensor, pred_t: torch.Tens
 
 
 class FeatureModel(MultimodalModel):
-    """Base of the feature-vector kinds: checks the inputs are feature vectors, owns the two Standardizers.
-
-    Subclasses call ``self.standardise(image, text, update=True)`` once at the top of ``train_step``
-    (it folds the batch into the statistics, then returns the standardised inputs) and
-    ``update=False`` everywhere else.
-    """
+    """Base of the feature-vector kinds: checks the inputs are feature vectors, owns the two Standardizers
+    (fitted on the train split by ``fit_input_stats``); subclasses pass their inputs through
+    ``self.standardise(image, text)`` in ``train_step`` and ``embed`` alike."""
 
     wants_pixels = False
 
@@ -128,15 +116,14 @@ class FeatureModel(MultimodalModel):
         super().__init__(config, spec)
         if spec.image_input == "pixels64":
             raise ValueError(f"{self.kind} takes image feature vectors (image_input 'features:<name>'), got 'pixels64'")
-        samples = int(getattr(config, "norm_samples", 20_000))
         normalise = bool(getattr(config, "standardize", True))
-        self.norm_image = Standardizer(spec.image_dim, samples if normalise else 0)
-        self.norm_text = Standardizer(spec.text_dim, samples if normalise else 0)
+        self.norm_image = Standardizer(spec.image_dim, normalise)
+        self.norm_text = Standardizer(spec.text_dim, normalise)
 
-    def standardise(self, image: torch.Tensor, text: torch.Tensor, update: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        image = image.float().flatten(1)
-        text = text.float()
-        if update:
-            self.norm_image.update(image)
-            self.norm_text.update(text)
-        return self.norm_image(image), self.norm_text(text)
+    def fit_input_stats(self, train: dict) -> None:
+        self.norm_image.fit(train["image"].float().flatten(1))
+        self.norm_text.fit(train["text"].float())
+
+    def standardise(self, image: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, Di), (B, Dt) -> the same, z-scored with the train split's statistics."""
+        return self.norm_image(image.float().flatten(1)), self.norm_text(text.float())

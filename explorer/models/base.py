@@ -151,12 +151,26 @@ def _check(cls_name: str, key: str, value, tp):
     return value
 
 
-def config_from_dict(config_cls, values: dict):
+#: options that existed once and were removed: a checkpoint that records one still loads (the value is
+#: dropped); asking for one (CLI ``--set``, the Training page) is an error saying why it went
+RETIRED_OPTIONS = {
+    "norm_samples": "input statistics are now those of the whole train split (fit_input_stats), not of the "
+                    "first N training samples",
+}
+
+
+def config_from_dict(config_cls, values: dict, from_checkpoint: bool = False):
     """Rebuild a config dataclass, checking every option in one place: unknown keys, types (a JSON
     string where a number is expected is refused, an integer where a float is expected is taken),
     choices (``Literal`` annotations), and ranges (``epochs``/``batch_size`` >= 1, ``lr*`` > 0).
-    Each error names the option and what it may be."""
+    Each error names the option and what it may be. ``from_checkpoint``: the values were read from a
+    checkpoint, whose ``RETIRED_OPTIONS`` are dropped instead of refused."""
     names = {f.name for f in fields(config_cls)}
+    retired = [k for k in values if k in RETIRED_OPTIONS and k not in names]
+    if retired and from_checkpoint:
+        values = {k: v for k, v in values.items() if k not in retired}
+    elif retired:
+        raise ConfigError(f"{config_cls.__name__}.{retired[0]} was removed: {RETIRED_OPTIONS[retired[0]]}")
     unknown = set(values) - names
     if unknown:
         raise ValueError(f"unknown {config_cls.__name__} option(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")

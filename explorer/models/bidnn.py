@@ -89,7 +89,6 @@ class BiDNNConfig:
     batch_size: int = 128
     epochs: int = 20
     standardize: bool = True
-    norm_samples: int = 20_000
 
 
 def _glorot(rows: int, cols: int) -> nn.Parameter:
@@ -194,7 +193,7 @@ class BiDNN(FeatureModel):
         return {"loss": loss, "i2t": i2t, "t2i": t2i, "r_image": ri, "r_text": rt}
 
     def train_step(self, batch, optimizers):
-        xi, xt = self.standardise(batch["image"], batch["text"], update=True)
+        xi, xt = self.standardise(batch["image"], batch["text"])
         out = self.losses(xi, xt)
         opt = optimizers["bidnn"]
         opt.zero_grad(set_to_none=True)

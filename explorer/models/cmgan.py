@@ -94,7 +94,6 @@ class CMGANConfig:
     batch_size: int = 128
     epochs: int = 15
     standardize: bool = True
-    norm_samples: int = 20_000
     # what embed() returns: "common" (the paper: s_image / s_text) | "semantic" (the classifier's softmax
     # posteriors over the categories, (N, n_classes); an evaluation-time choice, the weights are the same)
     retrieval_space: Literal["common", "semantic"] = "common"
@@ -197,7 +196,7 @@ class CMGAN(FeatureModel):
 
     def train_step(self, batch, optimizers):
         c = self.config
-        xi, xt = self.standardise(batch["image"], batch["text"], update=True)
+        xi, xt = self.standardise(batch["image"], batch["text"])
         label = batch["label"]
         metrics: dict[str, float] = {}
         discs = self.discriminators()

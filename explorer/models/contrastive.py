@@ -41,7 +41,6 @@ class ContrastiveConfig:
     batch_size: int = 256
     epochs: int = 20
     standardize: bool = True
-    norm_samples: int = 20_000
 
 
 class Contrastive(FeatureModel):
@@ -65,7 +64,7 @@ class Contrastive(FeatureModel):
         return l2n(self.enc_image(xi)), l2n(self.enc_text(xt))
 
     def train_step(self, batch, optimizers):
-        xi, xt = self.standardise(batch["image"], batch["text"], update=True)
+        xi, xt = self.standardise(batch["image"], batch["text"])
         u, v = self.encode(xi, xt)
         scale = self.logit_scale.clamp(max=math.log(self.config.max_logit_scale)).exp()
         logits = scale * u @ v.t()  # (B, B): row = image, column = text

@@ -51,7 +51,6 @@ class CorrAEConfig:
     batch_size: int = 128
     epochs: int = 20
     standardize: bool = True
-    norm_samples: int = 20_000
 
 
 class CorrAE(FeatureModel):
@@ -76,7 +75,7 @@ class CorrAE(FeatureModel):
 
     def train_step(self, batch, optimizers):
         a = self.config.alpha
-        xi, xt = self.standardise(batch["image"], batch["text"], update=True)
+        xi, xt = self.standardise(batch["image"], batch["text"])
         ci, ct = self.enc_image(xi), self.enc_text(xt)
         rec_i = F.mse_loss(self.dec_image(ci), xi)
         rec_t = F.mse_loss(self.dec_text(ct), xt)

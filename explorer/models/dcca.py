@@ -55,7 +55,6 @@ class DCCAConfig:
     batch_size: int = 512
     epochs: int = 40
     standardize: bool = True
-    norm_samples: int = 20_000
 
 
 def _inv_sqrt(s: torch.Tensor, eps: float) -> torch.Tensor:
@@ -131,7 +130,7 @@ class DCCA(FeatureModel):
 
     def train_step(self, batch, optimizers):
         c = self.config
-        xi, xt = self.standardise(batch["image"], batch["text"], update=True)
+        xi, xt = self.standardise(batch["image"], batch["text"])
         h1, h2 = self.f_image(xi), self.f_text(xt)
         corr = total_correlation(h1, h2, c.reg, c.eps)
         loss = -corr

@@ -47,7 +47,6 @@ class MultimodalAEConfig:
     batch_size: int = 128
     epochs: int = 20
     standardize: bool = True  # per-feature z-scoring of inputs (statistics from the training batches)
-    norm_samples: int = 20_000  # samples after which the standardisation statistics freeze
 
 
 class MultimodalAE(FeatureModel):
@@ -72,7 +71,7 @@ class MultimodalAE(FeatureModel):
         return self.shared(torch.cat([self.enc_image(image), self.enc_text(text)], dim=1))
 
     def train_step(self, batch, optimizers):
-        xi, xt = self.standardise(batch["image"], batch["text"], update=True)
+        xi, xt = self.standardise(batch["image"], batch["text"])
         b = xi.shape[0]
         # modality dropout: drop[k] = 0 keep both, 1 zero the image, 2 zero the text
         u = torch.rand(b, device=xi.device)
