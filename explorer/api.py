@@ -47,7 +47,7 @@ def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
 
 def _generative(path) -> LoadedModel:
     lm = load_model(path)
-    if not hasattr(lm.model, "generate"):
+    if not lm.model.generative:
         raise NotGenerativeError(f"{Path(path).name} is a {lm.kind!r} model, which has no generator")
     return lm
 
@@ -613,7 +613,7 @@ def model_card(ref) -> dict:
     cls = MODELS[meta["kind"]][0]
     return {
         "path": str(path), "kind": meta["kind"], "description": kind_description(meta["kind"]),
-        "generative": hasattr(cls, "generate"), "collection": meta.get("collection") or {},
+        "generative": cls.generative, "collection": meta.get("collection") or {},
         "progress": meta.get("progress") or {}, "metrics": meta.get("metrics") or {},
         "config": meta.get("config") or {}, "data_spec": meta.get("data_spec") or {},
         "train_seconds": meta.get("train_seconds"), "hardware": meta.get("hardware"), "created": meta.get("created"),
@@ -643,7 +643,7 @@ def model(ref, device: str = "cpu") -> LoadedModel:
 
 
 def is_generative(ref) -> bool:
-    return hasattr(model(ref).model, "generate")
+    return model(ref).model.generative
 
 
 @functools.lru_cache(maxsize=32)

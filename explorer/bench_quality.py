@@ -296,7 +296,7 @@ def evaluate_model(name: str, kind: str, coll, collection_arg: str, seeds: list[
         say(f"  {name}: missing (not in MODELS)")
         return entry, per_query
     model_cls = MODELS[kind][0]
-    deterministic = bool(getattr(model_cls, "deterministic", False))
+    deterministic = model_cls.deterministic
     run_seeds = [seeds[0]] if deterministic else list(seeds)
     entry.update(deterministic=deterministic, seeds=run_seeds)
     if model_cls.wants_pixels and coll.features:

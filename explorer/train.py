@@ -133,7 +133,7 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 def sample_grid(model, inputs, val_idx, device, seed: int = 1234) -> np.ndarray | None:
     """8 fixed val transcripts x 8 fixed noise vectors -> (64, 64, 64, 3) uint8, or None if not generative."""
-    if not hasattr(model, "generate"):
+    if not model.generative:
         return None
     rows = val_idx[:8]
     g = torch.Generator().manual_seed(seed)

@@ -480,7 +480,7 @@ def require_model(generative: bool = False) -> str:
                    "trained on this collection in the sidebar, or train one on the Training page.")
         st.page_link("pages/7_training.py", label="Train a model on the Training page", icon=":material/model_training:")
         st.stop()
-    if generative and not hasattr(lm.model, "generate"):
+    if generative and not lm.model.generative:
         st.info(f"{esc(ref)} is a {lm.kind!r} model, which has no generator. This page needs a GAN checkpoint (gan_proj or gan_cls): "
                 "pick one in the sidebar.")
         st.stop()

@@ -14,7 +14,13 @@ ever calls the methods below, so every kind trains, checkpoints, resumes and eva
   common space, computable from one modality alone. ``embed`` is called in eval mode (BN running
   statistics, no dropout) under ``torch.inference_mode``.
 - ``fit_closed_form(data) -> dict`` (optional, ``closed_form = True``): models solved in one shot
-  (CCA and friends) do it here instead of epochs of ``train_step``.
+  (CCA and friends) do it here instead of epochs of ``train_step``;
+- ``generate(text, z) -> images`` (only kinds with ``generative = True``: the GANs): (B, 3, 64, 64)
+  in [-1, 1] for (B, text_dim) transcripts and (B, z_dim) noise (``z=None``: drawn).
+
+Class attributes callers read (never probed with ``getattr``/``hasattr``): ``kind``, ``closed_form``,
+``wants_pixels``, ``deterministic`` (the result does not depend on the seed: benches fit it once),
+``generative``, ``topword_methods``, ``training_only_modules``.
 """
 
 from __future__ import annotations
@@ -61,8 +67,12 @@ class MultimodalModel(nn.Module):
     wants_pixels: ClassVar[bool] = False
     #: submodules ``embed`` never uses (discriminators, decoders): ``explorer release`` leaves them out
     training_only_modules: ClassVar[tuple[str, ...]] = ()
-    #: generative kinds (with ``generate(text, z)``): how they name an image's top words, best first
-    #: (``explorer.api.top_words``); empty for kinds without a generator
+    #: the trained model does not depend on the seed (a closed-form fit): benches fit it once
+    deterministic: ClassVar[bool] = False
+    #: the kind has a generator: ``generate(text, z)`` draws images for transcripts
+    generative: ClassVar[bool] = False
+    #: generative kinds: how they name an image's top words, best first (``explorer.api.top_words``);
+    #: empty for kinds without a generator
     topword_methods: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config, spec: DataSpec):
@@ -83,6 +93,10 @@ class MultimodalModel(nn.Module):
 
     def embed(self, image: torch.Tensor | None, text: torch.Tensor | None) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def generate(self, text: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """Images for transcripts (generative kinds only; see ``generative``)."""
+        raise NotImplementedError(f"{self.kind} has no generator")
 
     def fit_closed_form(self, data: dict) -> dict:
         raise NotImplementedError(f"{self.kind} is trained by train_step, not in closed form")

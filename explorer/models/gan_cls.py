@@ -182,6 +182,7 @@ def running_stats_counted_twice(module: nn.Module):
 class GanCls(MultimodalModel):
     kind = "gan_cls"
     wants_pixels = True
+    generative = True
     topword_methods = ("transposed", "optimise")  # invert_transposed, invert_optimise
 
     def __init__(self, config: GanClsConfig, spec: DataSpec):

@@ -223,6 +223,7 @@ class GanProj(MultimodalModel):
     kind = "gan_proj"
     wants_pixels = True
     training_only_modules = ("G",)  # sampling uses G_ema; D stays (it gives the embedding)
+    generative = True
     topword_methods = ("crossmodal",)  # see word_scores
 
     def __init__(self, config: GanProjConfig, spec: DataSpec):
