@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -79,6 +80,50 @@ def default(key: str, value: Any) -> None:
 # ------------------------------------------------------------------------------------------ caches
 
 
+def cached(max_entries: int, *, resource: bool = False, model_arg: bool = False, coll_arg: bool = False,
+           load_model: bool = True):
+    """One decorator for every Streamlit cache over ``explorer.api``, keyed by what is on disk.
+
+    The decorated ``fn(ref?, coll?, *args)`` is called as such by pages. With ``model_arg`` its first
+    argument is a checkpoint reference: the cache key holds the file's (path, mtime, size), ``fn``
+    receives the path, and the model is loaded first (``load_model``: a bad checkpoint fails with its
+    own message, and only once). With ``coll_arg`` the next argument is a collection name, keyed with
+    its ``api.collection_stamp`` (so an edited collection is recomputed). ``resource``: an
+    ``st.cache_resource`` (shared object, never copied: callers must not modify it) instead of
+    ``st.cache_data``."""
+    def wrap(fn: Callable) -> Callable:
+        def keyed(model_stamp, coll_stamp, *args):
+            head = ([model_stamp[0]] if model_arg else []) + ([coll_stamp[0]] if coll_arg else [])
+            return fn(*head, *args)
+
+        # Streamlit keys a cache by the function's module, qualified name and source: give each its own
+        keyed.__qualname__ = keyed.__name__ = f"cached_{fn.__name__}"
+        keyed.__module__ = fn.__module__
+        store = (st.cache_resource if resource else st.cache_data)(show_spinner=False, max_entries=max_entries)(keyed)
+
+        signature = inspect.signature(fn)
+
+        def public(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)  # keyword arguments and defaults: one cache key per call
+            bound.apply_defaults()
+            rest = list(bound.arguments.values())
+            model_stamp = coll_stamp = None
+            if model_arg:
+                ref = rest.pop(0)
+                if load_model:
+                    model(ref)
+                model_stamp = api.checkpoint_stamp(ref)
+            if coll_arg:
+                name = rest.pop(0)
+                coll_stamp = (name, api.collection_stamp(name))
+            return store(model_stamp, coll_stamp, *rest)
+
+        public.__name__, public.__doc__, public.__wrapped__ = fn.__name__, fn.__doc__, fn
+        return public
+
+    return wrap
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _collection(name: str, stamp: tuple):
     return api.get_collection(name)
@@ -98,168 +143,99 @@ def model(ref):
     return _model(*api.checkpoint_stamp(ref))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _card(path: str, mtime: float, size: int) -> dict:
+@cached(64, model_arg=True, load_model=False)
+def card(path) -> dict:
     return api.model_card(path)
 
 
-def card(ref) -> dict:
-    return _card(*api.checkpoint_stamp(ref))
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _dims(path: str, mtime: float, size: int) -> dict:
+@cached(32, model_arg=True)
+def dims(path) -> dict:
     return api.embedding_dims(path)
 
 
-def dims(ref) -> dict:
-    model(ref)
-    return _dims(*api.checkpoint_stamp(ref))
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _generate(path: str, mtime: float, size: int, text: str, n: int, seed: int) -> dict:
+@cached(256, model_arg=True)
+def generate(path, text: str, n: int, seed: int) -> dict:
     return api.generate(path, text, n=n, seed=seed)
 
 
-def generate(ref, text: str, n: int, seed: int) -> dict:
-    model(ref)
-    return _generate(*api.checkpoint_stamp(ref), text, n, seed)
-
-
-@st.cache_data(show_spinner=False, max_entries=128)
-def _check_transcript(path: str, mtime: float, size: int, text: str) -> dict:
+@cached(128, model_arg=True)
+def check_transcript(path, text: str) -> dict:
     return api.check_transcript(path, text)
 
 
-def check_transcript(ref, text: str) -> dict:
-    model(ref)
-    return _check_transcript(*api.checkpoint_stamp(ref), text)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _segment_top_words(path, mtime, size, coll: str, cstamp: tuple, segment: str, k: int, method: str):
+@cached(256, model_arg=True, coll_arg=True)
+def segment_top_words(path, coll: str, segment: str, k: int, method: str) -> list[dict]:
     return api.segment_top_words(path, collection(coll), segment, k=k, method=method)
 
 
-def segment_top_words(ref, coll: str, segment: str, k: int, method: str) -> list[dict]:
-    model(ref)
-    return _segment_top_words(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), segment, k, method)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _upload_top_words(path, mtime, size, data: bytes, k: int, method: str):
+@cached(64, model_arg=True)
+def upload_top_words(path, data: bytes, k: int, method: str) -> list[dict]:
     return api.image_top_words(path, data, k=k, method=method)
 
 
-def upload_top_words(ref, data: bytes, k: int, method: str) -> list[dict]:
-    model(ref)
-    return _upload_top_words(*api.checkpoint_stamp(ref), data, k, method)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _anchor(path, mtime, size, coll: str, cstamp: tuple, anchor: str, split: str, n: int) -> dict:
+@cached(256, model_arg=True, coll_arg=True)
+def anchor_hyperlinks(path, coll: str, anchor: str, split: str, n: int) -> dict:
     return api.anchor_hyperlinks(path, collection(coll), anchor, split, n=n)
 
 
-def anchor_hyperlinks(ref, coll: str, anchor: str, split: str, n: int) -> dict:
-    model(ref)
-    return _anchor(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), anchor, split, n)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _category_metrics(path, mtime, size, coll: str, cstamp: tuple, split: str) -> list[dict]:
+@cached(32, model_arg=True, coll_arg=True)
+def category_metrics(path, coll: str, split: str) -> list[dict]:
     return api.category_metrics(path, collection(coll), split)
 
 
-def category_metrics(ref, coll: str, split: str) -> list[dict]:
-    model(ref)
-    return _category_metrics(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), split)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _confusion(path, mtime, size, coll: str, cstamp: tuple, split: str) -> dict:
+@cached(32, model_arg=True, coll_arg=True)
+def confusion(path, coll: str, split: str) -> dict:
     return api.category_confusion(path, collection(coll), split)
 
 
-def confusion(ref, coll: str, split: str) -> dict:
-    model(ref)
-    return _confusion(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), split)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _stealers(path, mtime, size, coll: str, cstamp: tuple, split: str, category: str, n: int) -> list[dict]:
+@cached(64, model_arg=True, coll_arg=True)
+def stealers(path, coll: str, split: str, category: str, n: int = 12) -> list[dict]:
     return api.stealers(path, collection(coll), split, category, n=n)
 
 
-def stealers(ref, coll: str, split: str, category: str, n: int = 12) -> list[dict]:
-    model(ref)
-    return _stealers(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), split, category, n)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _worst(path, mtime, size, coll: str, cstamp: tuple, split: str, category: str, n: int) -> list[dict]:
+@cached(64, model_arg=True, coll_arg=True)
+def worst_anchors(path, coll: str, split: str, category: str, n: int) -> list[dict]:
     return api.worst_anchors(path, collection(coll), split, category, n=n)
 
 
-def worst_anchors(ref, coll: str, split: str, category: str, n: int) -> list[dict]:
-    model(ref)
-    return _worst(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), split, category, n)
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _projection(path, mtime, size, coll: str, cstamp: tuple):
+@cached(8, resource=True, model_arg=True, coll_arg=True)
+def projection(path, coll: str):
+    """The joint-space projection as a DataFrame (disk cache + ``st.cache_resource``: shared, do not modify)."""
     import pandas as pd
 
     return pd.DataFrame(api.joint_projection(path, collection(coll)))
 
 
-def projection(ref, coll: str):
-    """The joint-space projection as a DataFrame (disk cache + ``st.cache_resource``: shared, do not modify)."""
-    model(ref)
-    return _projection(*api.checkpoint_stamp(ref), coll, api.collection_stamp(coll))
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _segments(coll: str, cstamp: tuple) -> dict:
+@cached(4, resource=True, coll_arg=True)
+def segments(coll: str) -> dict:
+    """Column lists of every segment (``st.cache_resource``: shared, never copied; do not modify)."""
     return api.segments_table(collection(coll))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _id_index(coll: str, cstamp: tuple) -> dict:
+@cached(4, resource=True, coll_arg=True)
+def id_index(coll: str) -> dict:
+    """Segment id -> row of ``segments(coll)``."""
     return {sid: i for i, sid in enumerate(segments(coll)["id"])}
 
 
-def segments(coll: str) -> dict:
-    """Column lists of every segment (``st.cache_resource``: shared, never copied; do not modify)."""
-    return _segments(coll, api.collection_stamp(coll))
-
-
-@st.cache_data(show_spinner=False, max_entries=4096)
-def _thumb(coll: str, cstamp: tuple, segment: str) -> str | None:
+@cached(4096, coll_arg=True)
+def thumb(coll: str, segment: str) -> str | None:
     return api.thumbnail_uri(collection(coll), segment)
 
 
-def thumb(coll: str, segment: str) -> str | None:
-    return _thumb(coll, api.collection_stamp(coll), segment)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _keyframe(coll: str, cstamp: tuple, segment: str, max_side: int):
+@cached(256, coll_arg=True)
+def keyframe(coll: str, segment: str, max_side: int = 256):
     return api.keyframe(collection(coll), segment, max_side=max_side)
 
 
-def keyframe(coll: str, segment: str, max_side: int = 256):
-    return _keyframe(coll, api.collection_stamp(coll), segment, max_side)
-
-
-@st.cache_data(show_spinner=False, max_entries=512)
-def _search(coll: str, cstamp: tuple, query: str, split: str | None, limit: int) -> list[int]:
+@cached(512, coll_arg=True)
+def search(coll: str, query: str, split: str | None = None, limit: int = 200) -> list[int]:
     return api.search_segments(collection(coll), query, split=split, limit=limit)
 
 
-def search(coll: str, query: str, split: str | None = None, limit: int = 200) -> list[int]:
-    return _search(coll, api.collection_stamp(coll), query, split, limit)
+@cached(4096, coll_arg=True)
+def segment_video(coll: str, segment: str) -> dict | None:
+    return api.segment_video(collection(coll), segment)
 
 
 @st.cache_data(show_spinner=False, ttl=5)
@@ -537,22 +513,17 @@ def segment_picker(coll: str, prefix: str, split: str | None = None, label: str 
         st.session_state[skey] = options[0] if options else None
     if not matches:
         st.caption("No segment matches this search.")
-    index_of = _id_index(coll, api.collection_stamp(coll))
+    index_of = id_index(coll)
     st.selectbox(f"{label} ({len(matches)} match{'es' if len(matches) != 1 else ''}"
                  f"{', first 300' if len(matches) >= 300 else ''})", options, key=skey, on_change=on_change,
                  format_func=lambda s: "— none —" if not s else segment_label(coll, index_of[s], table))
     return st.session_state.get(skey) or None
 
 
-@st.cache_data(show_spinner=False, max_entries=4096)
-def _segment_video(coll: str, cstamp: tuple, segment: str) -> dict | None:
-    return api.segment_video(collection(coll), segment)
-
-
 def play_segment(coll: str, segment: str, caption: bool = True, width: int = 420) -> bool:
     """A video player over one segment (from its start to its end), with programme and times; nothing
     (False) when the collection keeps no video for it."""
-    v = _segment_video(coll, api.collection_stamp(coll), segment)
+    v = segment_video(coll, segment)
     if v is None:
         return False
     if not v["playable"]:
