@@ -354,13 +354,15 @@ def load_folder(root: Path, name: str | None = None) -> Collection:
     return Collection(name=name or root.name, root=root, layout="folder", segments=segments, skipped=skipped)
 
 
-def detect_layout(root: Path) -> str:
+def detect_layout(root: Path) -> str | None:
+    """The layout of a collection folder (a key of ``LOADERS``), or None when nothing in it makes a
+    collection: the one place that decides, for loading and for listing."""
     root = Path(root)
-    if (root / "features" / "raw_features.npz").exists() and (root / "pairs.tsv").exists():
-        return "wikipedia"
     if (root / "pairs.tsv").exists():
-        return "pairs_tsv"
-    return "folder"
+        return "wikipedia" if (root / "features" / "raw_features.npz").exists() else "pairs_tsv"
+    if (root / "segments.tsv").exists() or any(p.suffix.lower() in IMAGE_SUFFIXES for p in root.iterdir() if p.is_file()):
+        return "folder"
+    return None
 
 
 LOADERS = {"pairs_tsv": load_pairs_tsv, "wikipedia": load_wikipedia, "folder": load_folder}
@@ -389,8 +391,10 @@ def load_collection(name_or_path: str | Path) -> Collection:
     """Load a collection by name (under the data root) or by path, detecting its layout."""
     root = resolve_collection_path(name_or_path)
     layout = detect_layout(root)
-    name = root.name
-    return LOADERS[layout](root, name=name)
+    if layout is None:
+        raise CollectionError(f"{root}: no segments (expected <id>.jpg|.png + <id>.txt pairs, a pairs.tsv, or a "
+                              "segments.tsv; see docs/collections.md)")
+    return LOADERS[layout](root, name=root.name)
 
 
 def list_collection_names() -> list[str]:
@@ -401,10 +405,6 @@ def list_collection_names() -> list[str]:
         if root is None or not root.is_dir():
             continue
         for d in sorted(root.iterdir()):
-            if not d.is_dir() or d.name in names or not _NAME_RE.match(d.name):
-                continue
-            if (d / "pairs.tsv").exists() or (d / "segments.tsv").exists() or any(
-                p.suffix.lower() in IMAGE_SUFFIXES for p in d.iterdir() if p.is_file()
-            ):
+            if d.is_dir() and d.name not in names and _NAME_RE.match(d.name) and detect_layout(d) is not None:
                 names.append(d.name)
     return names
