@@ -43,7 +43,7 @@ from typing import Callable
 
 import numpy as np
 
-from .metrics import crossmodal_map, hyperlinking_eval, mean_std, paired_ttest_one_sided
+from .metrics import crossmodal_map, hyperlinking_eval, mean_std, paired_ttest_one_sided, retrieval_metrics
 from .paths import REPO_ROOT, runs_dir
 
 #: Table 2 rows, in the paper's order (then anything else requested)
@@ -575,13 +575,16 @@ def _random_baseline(coll, dim: int = 10, seed: int = 0) -> dict:
     return cm
 
 
-def _map_by_similarity(sim: np.ndarray, query_cats: np.ndarray, gallery_cats: np.ndarray) -> tuple[float, float]:
-    """(MAP, 11-point MAP) ranking each row of ``sim`` (Q, G) descending (ties by index), same category relevant."""
-    from .metrics import average_precision, interpolated_ap_11pt
-
-    order = np.argsort(-sim, axis=1, kind="stable")  # (Q, G)
-    rel = gallery_cats[order] == query_cats[:, None]
-    return (float(np.mean([average_precision(r) for r in rel])), float(np.mean([interpolated_ap_11pt(r) for r in rel])))
+def _l2_as_cosine(q: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lift queries (Q, D) and gallery (G, D) so that the **cosine** of the lifted vectors ranks each
+    query's gallery exactly as the negative Euclidean distance does (so ``metrics`` can rank it):
+    q' = [2q, -1, 0], g' = [g, |g|^2, s] with s = sqrt(M - |g|^2 - |g|^4) making |g'|^2 = M for all g.
+    Then q'.g' = 2 q.g - |g|^2 = |q|^2 - |q - g|^2, and |q'| is fixed per query."""
+    sq = (g**2).sum(1)  # (G,)
+    m = float((sq + sq**2).max()) + 1.0
+    q_l = np.concatenate([2 * q, -np.ones((len(q), 1)), np.zeros((len(q), 1))], axis=1)  # (Q, D + 2)
+    g_l = np.concatenate([g, sq[:, None], np.sqrt(m - sq - sq**2)[:, None]], axis=1)  # (G, D + 2)
+    return q_l, g_l
 
 
 def wikipedia_cca_variants(coll) -> list[dict]:
@@ -599,22 +602,19 @@ def wikipedia_cca_variants(coll) -> list[dict]:
     x, y = coll.features["image"].astype(np.float64), coll.features["text"].astype(np.float64)
     c = cats[te]
 
-    def cos(a, b):
-        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-        return a @ b.T
+    def one_way(queries, gallery, sim):
+        if sim == "pearson":  # correlation of the two k-vectors (each centred over its components)
+            queries, gallery = queries - queries.mean(1, keepdims=True), gallery - gallery.mean(1, keepdims=True)
+        elif sim == "l2":  # negative Euclidean distance, through an exact lifting to cosine
+            queries, gallery = _l2_as_cosine(queries, gallery)
+        res = retrieval_metrics(queries, gallery, (c, c), k=K, ap_11pt=True)
+        return res["map"], res["map_11pt"]
 
     def row(name, fit, sim="cosine", center_proj=True):
         mx, my = (fit["mean_x"], fit["mean_y"]) if center_proj else (0.0, 0.0)
         px, py = (x[te] - mx) @ fit["w_x"], (y[te] - my) @ fit["w_y"]
-        if sim == "cosine":
-            s = cos(px, py)
-        elif sim == "pearson":  # correlation of the two k-vectors (each centred over its components)
-            s = cos(px - px.mean(1, keepdims=True), py - py.mean(1, keepdims=True))
-        else:  # "l2": negative Euclidean distance
-            s = -np.sqrt(np.maximum((px**2).sum(1)[:, None] + (py**2).sum(1)[None, :] - 2 * px @ py.T, 0))
-        i2t, i2t11 = _map_by_similarity(s, c, c)
-        t2i, t2i11 = _map_by_similarity(s.T, c, c)
+        i2t, i2t11 = one_way(px, py, sim)
+        t2i, t2i11 = one_way(py, px, sim)
         return {"variant": name, "img2txt": i2t, "txt2img": t2i, "img2txt_11pt": i2t11, "txt2img_11pt": t2i11}
 
     with single_thread_blas():

@@ -193,3 +193,14 @@ def test_seeds_of_overrides_command_and_compute(harder_collection, tmp_path, cap
                    "--runs", str(tmp_path / "runs"), *bad])
         err = capsys.readouterr().err
         assert rc == 2 and bad[1].split("=")[0].split(".")[0] in err and not (tmp_path / "bad").exists()
+
+
+def test_l2_lifting_ranks_like_negative_euclidean_distance():
+    from explorer.bench_quality import _l2_as_cosine
+
+    rng = np.random.default_rng(0)
+    q, g = rng.normal(size=(20, 4)) * 3, rng.normal(size=(50, 4)) * [1, 2, 3, 4]
+    ql, gl = _l2_as_cosine(q, g)
+    cos = (ql / np.linalg.norm(ql, axis=1, keepdims=True)) @ (gl / np.linalg.norm(gl, axis=1, keepdims=True)).T
+    dist = np.linalg.norm(q[:, None, :] - g[None, :, :], axis=2)
+    assert (np.argsort(-cos, axis=1) == np.argsort(dist, axis=1)).all()
