@@ -154,6 +154,11 @@ def test_app_in_a_real_browser(server):
         settle(page)
         assert page.get_by_role("heading", name="Multimodal video hyperlinking explorer").is_visible()
         shot(page, "1_overview")
+        page.goto(server + "/overview?collection=tiny")  # the URL docs/app.md gives for it
+        settle(page)
+        assert page.get_by_role("heading", name="Multimodal video hyperlinking explorer").is_visible()
+        assert page.get_by_text("Page not found").count() == 0
+        shot(page, "1b_overview_by_its_url")
 
         # Transcript -> imagery: type a transcript, see the generated images and the words used
         page.goto(server + "/imagery?collection=tiny")
