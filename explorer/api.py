@@ -262,6 +262,28 @@ def collection_summary(collection) -> dict:
     }
 
 
+def collection_warnings(collection, k: int = 10) -> list[str]:
+    """What a user must know before reading any number of this collection (shown on every page):
+    most rows skipped, a single category (every target relevant), splits too small for P@k."""
+    coll = _coll(collection)
+    out = []
+    n, skipped = len(coll), len(coll.skipped)
+    if skipped and skipped >= n:
+        out.append(f"{skipped:,} of {n + skipped:,} rows of this collection were skipped (e.g. {coll.skipped[0]}); "
+                   f"only {n:,} segment(s) are loaded.")
+    cats = {s.category for s in coll.segments if s.category is not None}
+    if len(cats) == 1:
+        out.append(f"Every segment has the same category ({next(iter(cats))!r}): every target is relevant, so P@{k}, "
+                   "AP and MAP are 1 whatever the model does.")
+    elif not cats:
+        out.append("No segment has a category: relevance, P@k and MAP are undefined (rankings are still shown).")
+    small = {sp: c for sp, c in coll.counts()["split"].items() if c - 1 < k}
+    if small:
+        out.append("Split(s) with fewer than " + f"{k + 1} segments: " + ", ".join(f"{sp} ({c})" for sp, c in small.items())
+                   + f": an anchor there has fewer than {k} targets, and P@{k} still divides by {k}.")
+    return out
+
+
 def split_choices(collection) -> list[str]:
     """The collection's splits (train / val / test present) plus ``all``."""
     return _coll(collection).split_names() + ["all"]

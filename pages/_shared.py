@@ -233,6 +233,11 @@ def search(coll: str, query: str, split: str | None = None, limit: int = 200) ->
     return api.search_segments(collection(coll), query, split=split, limit=limit)
 
 
+@cached(64, coll_arg=True)
+def collection_warnings(coll: str) -> list[str]:
+    return api.collection_warnings(collection(coll))
+
+
 @cached(4096, coll_arg=True)
 def segment_video(coll: str, segment: str) -> dict | None:
     return api.segment_video(collection(coll), segment)
@@ -428,6 +433,8 @@ def require_collection() -> str:
     except USER_ERRORS as e:
         st.error(f"Collection {esc(repr(coll))} cannot be loaded: {message(e)}")
         st.stop()
+    for text in collection_warnings(coll):
+        st.warning(esc(text), icon=":material/warning:")
     return coll
 
 

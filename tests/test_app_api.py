@@ -222,3 +222,26 @@ def test_a_checkpoint_whose_weights_do_not_fit_is_listed_unusable(app_env):
     assert not entry["supported"] and "do not fit the model its config describes" in entry["problem"]
     assert "D.joint_conv.weight" in entry["problem"] and "\n" not in entry["problem"]
     assert {e["id"]: e for e in api.list_checkpoints()}["extra/gan_cls-tiny.pt"]["supported"]
+
+
+def test_collection_warnings_say_when_numbers_mean_nothing(tmp_path):
+    from explorer import api
+    from tests.conftest import make_folder_collection
+
+    root = make_folder_collection(tmp_path / "ok")
+    assert not any("same category" in w or "skipped" in w for w in api.collection_warnings(str(root)))
+    # one category left, most rows skipped, tiny splits: as pascal_sentence without its images
+    one = tmp_path / "one"
+    one.mkdir()
+    rows = ["id\tcategory\timage_path\ttext_path\tsplit"]
+    from PIL import Image
+
+    for i in range(30):
+        (one / f"t{i}.txt").write_text(f"a plane number {i}\n")
+        if i < 4:
+            Image.new("RGB", (8, 8), (i * 40, 0, 0)).save(one / f"i{i}.jpg")
+        rows.append(f"s{i}\t{'plane' if i < 4 else 'boat'}\ti{i}.jpg\tt{i}.txt\t{'train' if i % 2 else 'test'}")
+    (one / "pairs.tsv").write_text("\n".join(rows) + "\n")
+    warnings = api.collection_warnings(str(one))
+    text = " ".join(warnings)
+    assert "26 of 30 rows" in text and "same category ('plane')" in text and "fewer than 11 segments" in text
