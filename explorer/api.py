@@ -431,11 +431,20 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def thumbnail_uri(collection, segment) -> str | None:
-    """A segment's 64x64 keyframe as a PNG data URI (None for collections without keyframes)."""
+# What a thumbnail column shows for collections without keyframes (Wikipedia's precomputed SIFT
+# features): an inline SVG, so nothing is fetched and the column never reads "None".
+NO_KEYFRAME_URI = ("data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='64' height='64'>"
+                   "<rect width='64' height='64' fill='%23eeeeee'/><text x='32' y='29' font-size='10' "
+                   "text-anchor='middle' fill='%23777777' font-family='sans-serif'>no</text><text x='32' y='42' "
+                   "font-size='10' text-anchor='middle' fill='%23777777' font-family='sans-serif'>keyframe</text></svg>")
+
+
+def thumbnail_uri(collection, segment) -> str:
+    """A segment's 64x64 keyframe as a PNG data URI (``NO_KEYFRAME_URI`` for collections without keyframes)."""
     coll = _coll(collection)
     if not coll.has_images:
-        return None
+        segment_index(coll, segment)  # an unknown id still fails
+        return NO_KEYFRAME_URI
     return png_data_uri(thumbnails(coll)[segment_index(coll, segment)])
 
 

@@ -107,6 +107,8 @@ with anchor_col:
         img = ui.guard(ui.keyframe, coll, anchor, 192, what="Keyframe")
         if img is not None:
             st.image(img, width=192)
+        else:
+            st.image(api.NO_KEYFRAME_URI, width=96, caption="this collection has image features, no keyframes")
     with a2:
         st.markdown(f"**Anchor {ui.esc(info['id'])}** · category **{ui.esc(info['category'])}** · {ui.esc(info['split'])} split")
         if info["video"]:

@@ -94,8 +94,7 @@ with worst_col:
             h1, h2 = st.columns([1, 5])
             with h1:
                 img = ui.guard(ui.keyframe, coll, a["id"], 128)
-                if img is not None:
-                    st.image(img, width=96)
+                st.image(img if img is not None else api.NO_KEYFRAME_URI, width=96)
             with h2:
                 st.markdown(f"**{ui.esc(a['id'])}** · AP {res['ap']:.3f} · P@10 {res['pk']:.2f}"
                             + (f" · video {ui.esc(a['video'])}" if a["video"] else ""))
@@ -117,8 +116,7 @@ with worst_col:
             cols = st.columns(10)
             for j, t in enumerate(res["targets"][:10]):
                 with cols[j]:
-                    if thumbs[j]:
-                        st.image(thumbs[j], width=56)
+                    st.image(thumbs[j], width=56)
                     cat = str(t["category"])
                     st.caption(("✓ " if t["relevant"] else "✗ ") + ui.esc(cat if len(cat) <= 10 else cat[:9] + "…"),
                                help=f"{t['id']} · {cat} · cosine {t['score']:.3f}")

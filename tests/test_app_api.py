@@ -245,3 +245,18 @@ def test_collection_warnings_say_when_numbers_mean_nothing(tmp_path):
     warnings = api.collection_warnings(str(one))
     text = " ".join(warnings)
     assert "26 of 30 rows" in text and "same category ('plane')" in text and "fewer than 11 segments" in text
+
+
+def test_collections_without_keyframes_show_a_placeholder_not_none(tmp_path):
+    from explorer import api
+    from tests.test_models_neural import make_feature_collection
+
+    root = make_feature_collection(tmp_path / "feat")
+    coll = api.get_collection(str(root))
+    uri = api.thumbnail_uri(coll, coll.segments[0].id)
+    assert uri == api.NO_KEYFRAME_URI and uri.startswith("data:image/svg+xml") and "keyframe" in uri
+    assert api.keyframe(coll, coll.segments[0].id) is None
+    import pytest
+
+    with pytest.raises(KeyError):
+        api.thumbnail_uri(coll, "no_such_segment")
