@@ -132,7 +132,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "road", help="work folder (runs, logs, cache)")
     ap.add_argument("--reuse", action="store_true", help="keep existing collections and trained runs")
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
+    ap.add_argument("--render", action="store_true", help="only re-render video_road.md from video_road.json")
     args = ap.parse_args()
+    if args.render:
+        (args.results / "video_road.md").write_text(render(json.loads((args.results / "video_road.json").read_text())))
+        return
 
     tv = data_root() / "flowers_tv"
     videos, truth = tv / "videos", tv / "segments_truth.tsv"
@@ -242,7 +246,8 @@ def render(r: dict) -> str:
               f"- auto-editor clip (42 s of real speech, no subtitles): 'example video' "
               f"{'found' if ae['has_example_video'] else 'NOT found'}, 'forty seconds' "
               f"{'found' if ae['has_forty_seconds'] else 'NOT found'}; real-time factor {ae['real_time_factor']}; "
-              f"transcript: \"{ae['transcript'][:200]}\"", "", "## Wall clock per stage", "", "| stage | seconds | notes |",
+              f"transcript: \"{' / '.join(ae['transcript'].splitlines())[:300]}\"", "", "## Wall clock per stage", "",
+              "| stage | seconds | notes |",
               "| --- | ---: | --- |"]
     for stage, d in r["stages"].items():
         note = d.get("note") or (f"{d['segments']} segments from {d['video_seconds']:.0f} s of video"
