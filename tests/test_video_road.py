@@ -250,3 +250,39 @@ def test_word_error_rate_counts_edits_per_reference_word():
     cues = words_to_cues(words)
     assert [c.text for c in cues][:2] == ["a b", "c"]
     assert all(c.end - c.start <= 8.0 + 1.0 for c in cues) and len(cues) == 4
+
+
+def test_a_killed_worker_does_not_fail_the_other_videos(tmp_path):
+    """kill -9 of one worker breaks Python's process pool; the unfinished videos are redone."""
+    import json
+    import threading
+
+    import psutil
+
+    src = tmp_path / "videos"
+    src.mkdir()
+    for k in range(4):
+        make_video(src / f"v{k}.mp4", 60, fps=25, width=320, height=240)
+        write_subtitles(src / f"v{k}.srt", make_cues(60, every=3.0, length=2.5))
+    killed: list[int] = []
+
+    def kill_one_worker() -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            kids = _worker_pids(os.getpid())
+            if kids:
+                time.sleep(1.0)
+                os.kill(kids[0], signal.SIGKILL)
+                killed.append(kids[0])
+            time.sleep(0.1)
+
+    t = threading.Thread(target=kill_one_worker)
+    t.start()
+    report = ingest(src, tmp_path / "coll", IngestParams(sample_fps=0), workers=2, progress=False)
+    t.join()
+    assert killed, "no worker was seen"
+    assert {v["status"] for v in report["videos"]} == {"ok"}, [(v["video"], v["status"], v["messages"]) for v in report["videos"]]
+    assert any("were redone in new workers" in m for m in report["messages"])
+    assert len(load_collection(tmp_path / "coll").segments) == report["totals"]["segments_in_collection"] > 0
+    assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == psutil.STATUS_ZOMBIE
+    json.dumps(report)

@@ -589,19 +589,35 @@ def ingest(
                     bar.update(1)
         else:
             import multiprocessing as mp
+            from concurrent.futures.process import BrokenProcessPool
 
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
-                                     initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-                futures = {pool.submit(ingest_video, job): job for job in jobs}
-                for fut in as_completed(futures):
-                    job = futures[fut]
-                    try:
-                        res = fut.result()
-                    except Exception as e:  # worker died (e.g. killed by the OOM killer)
-                        res = _result(job, "failed", [f"worker process failed: {type(e).__name__}: {e}"])
-                    collect(res)
-                    if bar is not None:
-                        bar.update(1)
+            # A worker that dies (OOM killer, kill -9) breaks the whole pool: every unfinished video
+            # would fail with it. They get one more round in a fresh pool; what breaks twice fails.
+            pending, rounds = list(jobs), 0
+            while pending:
+                rounds += 1
+                retry: list[VideoJob] = []
+                with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=mp.get_context("spawn"),
+                                         initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+                    futures = {pool.submit(ingest_video, job): job for job in pending}
+                    for fut in as_completed(futures):
+                        job = futures[fut]
+                        try:
+                            res = fut.result()
+                        except BrokenProcessPool as e:
+                            if rounds == 1:
+                                retry.append(job)
+                                continue
+                            res = _result(job, "failed", [f"worker process died twice (killed, or out of memory): {e}"])
+                        except Exception as e:  # noqa: BLE001 - reported, never fatal
+                            res = _result(job, "failed", [f"worker process failed: {type(e).__name__}: {e}"])
+                        collect(res)
+                        if bar is not None:
+                            bar.update(1)
+                if retry:
+                    folder_messages.append(f"a worker process died (killed, or out of memory): {len(retry)} unfinished "
+                                           "video(s) were redone in new workers")
+                pending = retry
     finally:
         if bar is not None:
             bar.close()
