@@ -141,7 +141,7 @@ def show_model(model_ref: str) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", row_height=56,
                  height=min(56 * len(rows) + 40, 1200),
                  column_config={"keyframe": st.column_config.ImageColumn("keyframe", width="small"),
-                                "cosine": st.column_config.NumberColumn(format="%.4f"),
+                                "cosine": st.column_config.NumberColumn("cosine", format="%.3f", width=70),
                                 "rank": st.column_config.NumberColumn(width="small"),
                                 "relevant": st.column_config.TextColumn("rel.", width="small",
                                                                         help="same category as the anchor"),

@@ -54,7 +54,18 @@ fig.update_layout(barmode="group", height=max(260, 26 * len(cats) + 80), margin=
                   yaxis={"autorange": "reversed", "type": "category"},
                   xaxis={"range": [0, min(1.0, 1.1 * max(max(r["p@k"], r["map"]) for r in cats) + 0.02)]},
                   legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
-with st.container(height=min(520, max(300, 26 * len(cats) + 100))):
+fig.update_xaxes(side="top")  # the axis stays in view above a long list of bars
+table_tab, chart_tab = st.tabs([f"Table of all {len(cats)} categories (sortable)", "Chart"])
+with table_tab:
+    import pandas as pd
+
+    st.dataframe(pd.DataFrame([{"category": r["category"], "P@10": r["p@k"], "MAP": r["map"], "anchors": r["n"]}
+                               for r in cats]),
+                 hide_index=True, width="stretch", height=min(36 * len(cats) + 40, 600),
+                 column_config={"P@10": st.column_config.ProgressColumn("P@10", format="%.3f", min_value=0.0, max_value=1.0),
+                                "MAP": st.column_config.ProgressColumn("MAP", format="%.3f", min_value=0.0, max_value=1.0),
+                                "category": st.column_config.TextColumn("category", width="medium")})
+with chart_tab:
     st.plotly_chart(fig, width="stretch", config={"displaylogo": False})
 
 st.subheader("Inspect a category")
