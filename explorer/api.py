@@ -8,6 +8,7 @@ with a message fit to show a user. Loaded models are memoised per (path, mtime, 
 from __future__ import annotations
 
 import base64
+import collections
 import functools
 import importlib
 import io
@@ -774,19 +775,32 @@ def segment_top_words(ref, collection, segment, k: int = 15, method: str | None 
 _EMB_LOCK = threading.Lock()
 
 
-@functools.lru_cache(maxsize=2)
-def _embeddings(path: str, mtime: float, size: int, coll_stamp: tuple) -> dict[str, np.ndarray]:
-    coll = _collection(coll_stamp)
-    lm = model(path)
-    return lm.embeddings(coll)
+_EMB_MEMO: "collections.OrderedDict[tuple, dict[str, np.ndarray]]" = collections.OrderedDict()
+_EMB_KEEP = 2  # (checkpoint, collection) pairs kept in memory
+
+
+def _emb_key(ref, collection) -> tuple:
+    return (*checkpoint_stamp(ref), collection_stamp(collection if isinstance(collection, str) else str(collection.root)))
+
+
+def embeddings_ready(ref, collection) -> bool:
+    """Whether ``embeddings(ref, collection)`` is already in memory (else it computes, maybe for minutes)."""
+    return _emb_key(ref, collection) in _EMB_MEMO
 
 
 def embeddings(ref, collection: str) -> dict[str, np.ndarray]:
-    """{"joint": (N, D)} (+ "image"/"text") for every segment of the collection (memoised)."""
-    stamp = checkpoint_stamp(ref)
-    cstamp = collection_stamp(collection if isinstance(collection, str) else str(collection.root))
+    """{"joint": (N, D)} (+ "image"/"text") for every segment of the collection (memoised: the last
+    ``_EMB_KEEP`` pairs). Reports progress (``explorer.progress``) while it computes."""
+    key = _emb_key(ref, collection)
     with _EMB_LOCK:  # two sessions asking at once compute it once
-        return _embeddings(*stamp, cstamp)
+        if key in _EMB_MEMO:
+            _EMB_MEMO.move_to_end(key)
+            return _EMB_MEMO[key]
+        out = model(key[0]).embeddings(_collection(key[3]))
+        _EMB_MEMO[key] = out
+        while len(_EMB_MEMO) > _EMB_KEEP:
+            _EMB_MEMO.popitem(last=False)
+        return out
 
 
 def _ckpt_key(ref) -> dict:

@@ -107,12 +107,15 @@ def embed_all(model, inputs: Inputs, idx=None, device: str = "cpu", batch_size: 
     model.eval()
     idx = torch.arange(len(inputs)) if idx is None else torch.as_tensor(idx)
     parts: dict[str, list[np.ndarray]] = {}
+    from .progress import report
+
     try:
         for start in range(0, len(idx), batch_size):
             b = idx[start : start + batch_size]
             out = model.embed(inputs.image_batch(b, device), inputs.text[b].to(device))
             for k, v in out.items():
                 parts.setdefault(k, []).append(v.float().cpu().numpy())
+            report("embedding the segments", min(start + batch_size, len(idx)), len(idx))
     finally:
         model.train(was_training)
     return {k: np.concatenate(v) for k, v in parts.items()}

@@ -45,10 +45,15 @@ def _to_2d(x: np.ndarray, params: dict) -> np.ndarray:
         return np.zeros((0, 2), np.float32)
     if n < 3:
         return np.pad(_pca(x, 2, params["seed"]), ((0, 0), (0, 2)))[:, :2].astype(np.float32)
+    from .progress import report
+
+    report(f"PCA of {n:,} points", 0, 1)
     reduced = _pca(x, params["pca_dim"], params["seed"]) if x.shape[1] > params["pca_dim"] else x
+    report(f"PCA of {n:,} points", 1, 1)
     if params["method"] == "pca" or n < MIN_UMAP_POINTS:
         out = _pca(reduced, 2, params["seed"])
         return np.pad(out, ((0, 0), (0, 2 - out.shape[1]))).astype(np.float32)
+    report(f"UMAP of {n:,} points (one step: no finer progress)", 0, None)
     import umap  # imported lazily: numba compiles on first use (~10 s once per process)
 
     with warnings.catch_warnings():

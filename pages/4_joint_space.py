@@ -25,14 +25,11 @@ coll = ui.require_collection()
 ref = ui.require_model()
 ui.model_note(ref, coll)
 
-banner = st.empty()  # emptied once the projection is there
 if not ui.guard(api.projection_ready, ref, ui.collection(coll)):
     n = len(ui.collection(coll))
-    banner.info(f"Computing the projection of {n:,} segments once (embeddings, PCA, UMAP); it is cached on disk "
-                "afterwards, so this happens only once per model and collection.")
-with st.spinner("Projecting the embeddings…"):
-    df = ui.guard(ui.projection, ref, coll, what="Projection")
-banner.empty()
+    with ui.progress_bar(f"Projecting {n:,} segments once (embeddings, PCA, UMAP; then cached on disk)"):
+        ui.guard(api.joint_projection, ref, ui.collection(coll), what="Projection")
+df = ui.guard(ui.projection, ref, coll, what="Projection")
 if df is None:
     st.stop()
 

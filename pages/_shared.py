@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import inspect
 import re
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from typing import Any, Callable
 
 import streamlit as st
 
-from explorer import api
+from explorer import api, progress
 
 # Query parameters the app reads once per session (a shared URL) and keeps up to date.
 URL_KEYS = {"collection": "keep_collection", "model": "keep_model", "anchor": "keep_hl_segment",
@@ -122,6 +124,44 @@ def cached(max_entries: int, *, resource: bool = False, model_arg: bool = False,
         return public
 
     return wrap
+
+
+@contextmanager
+def progress_bar(what: str):
+    """A progress bar with counts and time left for what ``explorer.progress`` reports inside the block.
+
+    Use it *outside* Streamlit caches (around the first, uncached computation), so nothing is replayed.
+    Leaving the page or pressing Stop cancels the computation: Streamlit raises its rerun / stop
+    exception from the next bar update, which ends the loop that reported."""
+    bar = st.progress(0.0, text=f"{what}…")
+    timer = progress.Timer()
+    last = [0.0]
+
+    def show(stage: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.25 and not (total and done >= total):
+            return
+        last[0] = now
+        fraction, line = timer.line(stage, done, total)
+        bar.progress(fraction or 0.0, text=f"{what}: {line} (change page or press Stop to cancel)")
+
+    try:
+        with progress.reporting(show):
+            yield
+    finally:
+        bar.empty()
+
+
+def prepare(ref, coll: str) -> None:
+    """Compute a model's embeddings of a collection with a progress bar when they are not in memory yet
+    (the first time: visual features, keyframes, the model over every segment)."""
+    try:
+        ready = api.embeddings_ready(ref, coll)
+    except USER_ERRORS:
+        return  # the caller's own call reports the problem
+    if not ready:
+        with progress_bar(f"Embedding {len(collection(coll)):,} segments once (then kept in memory)"):
+            guard(api.embeddings, ref, coll, what="Embeddings")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

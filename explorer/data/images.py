@@ -102,8 +102,13 @@ def keyframes_uint8(collection, size: int = KEYFRAME_SIZE, progress: bool = Fals
         it = enumerate(collection.segments)
         if progress:
             it = tqdm(it, total=len(collection), desc=f"keyframes {collection.name}", unit="img")
+        from .. import progress as prog
+
         for i, seg in it:
             out[i] = image_to_uint8(load_rgb(seg.image_path, what=f"keyframe of segment {seg.id!r} ({seg.image_path})"), size)
+            if i % 64 == 63:
+                prog.report("decoding keyframes", i + 1, len(collection))
+        prog.report("decoding keyframes", len(collection), len(collection))
         return {"images": out}
 
     key = {"collection": collection.name, "fingerprint": collection.fingerprint(), "size": size, "version": KEYFRAME_VERSION}

@@ -580,6 +580,8 @@ def extract_collection_features(
     def compute() -> dict[str, np.ndarray]:
         from tqdm.auto import tqdm
 
+        from ..progress import report as progress_report
+
         n, size = len(collection), extractor.input_size
         out = np.empty((n, extractor.dim), dtype=np.float32)
         with tqdm(total=n, desc=f"{extractor.name} features ({collection.name})", unit="img",
@@ -592,6 +594,7 @@ def extract_collection_features(
                     batch[j] = image_to_uint8(img, size)
                 out[start : start + len(segs)] = extractor.extract(batch)
                 bar.update(len(segs))
+                progress_report(f"{extractor.name} features of the keyframes", start + len(segs), n)
         if not np.isfinite(out).all():
             raise RuntimeError(f"{extractor.name} produced non-finite features for collection {collection.name!r}")
         return {"features": out}

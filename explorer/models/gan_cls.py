@@ -375,13 +375,17 @@ class GanCls(MultimodalModel):
         opt = torch.optim.Adam([t, z], lr=lr)
         target = image.repeat_interleave(n_noise, dim=0)
         self.G.requires_grad_(False)
+        from ..progress import report
+
         try:
-            for _ in range(steps):
+            for step in range(steps):
                 out = self.G(z.clamp(-1, 1), t.repeat_interleave(n_noise, dim=0))
                 loss = F.mse_loss(out, target)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if step % 10 == 9:
+                    report("inverting the generator", step + 1, steps)
         finally:
             self.G.requires_grad_(True)
         return t.detach() * self.text_std + self.text_mean
