@@ -295,6 +295,16 @@ def default_split(collection) -> str:
     return "test" if "test" in names else ("val" if "val" in names else "all")
 
 
+SHOWN_TEXT_CHARS = 4000  # a page shows at most this much of one transcript (a collection may hold megabytes)
+
+
+def shown_text(text: str, limit: int = SHOWN_TEXT_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out, for display."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rstrip() + f" … ({len(text) - limit:,} more characters not shown)"
+
+
 def snippet(text: str, n: int = 140) -> str:
     """The first line of a transcript, cut to ``n`` characters."""
     first = text.strip().splitlines()[0] if text.strip() else ""

@@ -21,7 +21,7 @@ ui.model_note(ref, coll)
 def _use_segment() -> None:
     sid = st.session_state.get("keep_t2i_segment")
     if sid:
-        st.session_state["keep_t2i_text"] = api.segment_info(ui.collection(coll), sid)["text"]
+        st.session_state["keep_t2i_text"] = api.shown_text(api.segment_info(ui.collection(coll), sid)["text"])
 
 
 if "keep_t2i_text" not in st.session_state:
@@ -82,6 +82,6 @@ with right:
         if info["video"]:
             st.caption(f"Video: {ui.esc(info['video'])}")
         with st.expander("Its transcript", expanded=True):
-            st.text(info["text"])
-        if text.strip() != info["text"].strip():
+            st.text(api.shown_text(info["text"]))
+        if text.strip() != api.shown_text(info["text"]).strip():
             st.caption("The transcript box was edited: the images show the edited text.")

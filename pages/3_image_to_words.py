@@ -95,8 +95,8 @@ if words:
             def mark(line: str) -> str:
                 out = []
                 for w in line.split():
-                    safe = "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~:$" else ch for ch in w)
+                    safe = ui.esc(w)  # inert Markdown, autolinks broken
                     out.append(f"**:green[{safe}]**" if set(tokenize(w)) & hitset else safe)
                 return " ".join(out)
 
-            st.markdown("  \n".join(mark(line) for line in transcript.splitlines()))
+            st.markdown("  \n".join(mark(line) for line in api.shown_text(transcript).splitlines()))

@@ -464,3 +464,21 @@ def test_training_page_ingests_a_video_folder_in_the_background(app_env, tmp_pat
     assert list(problems["video"]) == ["silent.mp4"] and "no subtitles" in problems["message"][0]
     at = open_app(None, {"collection": "shows"})
     assert at.sidebar.selectbox(key="keep_collection").value == "shows"
+
+
+def test_a_megabyte_transcript_is_shown_cut(app_env, tmp_path, monkeypatch):
+    import shutil
+
+    from explorer import api
+
+    data = tmp_path / "data"
+    shutil.copytree(app_env["data"] / "tiny", data / "tiny")
+    (data / "tiny" / "rose_003.txt").write_text("red petals " * 100_000 + "\n")  # 1.1 MB
+    monkeypatch.setenv("EXPLORER_DATA", str(data))
+    at = open_app("pages/2_transcript_to_images.py", {"collection": "tiny"})
+    at.text_input(key="keep_t2i_search").input("rose_003").run()
+    at.selectbox(key="keep_t2i_segment").select("rose_003").run()
+    assert not at.exception
+    box = at.text_area(key="keep_t2i_text").value
+    assert len(box) < api.SHOWN_TEXT_CHARS + 60 and box.endswith("more characters not shown)")
+    assert all(len(t.value) < api.SHOWN_TEXT_CHARS + 60 for t in at.text)

@@ -260,3 +260,13 @@ def test_collections_without_keyframes_show_a_placeholder_not_none(tmp_path):
 
     with pytest.raises(KeyError):
         api.thumbnail_uri(coll, "no_such_segment")
+
+
+def test_shown_text_caps_what_a_page_sends():
+    from explorer import api
+
+    assert api.shown_text("short") == "short"
+    long = "word " * 300_000  # 1.5 MB
+    shown = api.shown_text(long)
+    assert len(shown) < api.SHOWN_TEXT_CHARS + 60 and shown.endswith("more characters not shown)")
+    assert f"{len(long) - api.SHOWN_TEXT_CHARS:,}" in shown
