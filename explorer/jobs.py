@@ -403,14 +403,19 @@ class JobStore:
 
         coll_path = resolve_collection_path(collection)  # CollectionError (a ValueError) when missing
         uses_gpu = device == "cuda" or (device == "auto" and self.gpu)
+        return self._insert(kind, collection, None if epochs is None else int(epochs), device, int(seed),
+                            overrides or {}, uses_gpu, f"{kind}-{coll_path.name}", start)
+
+    def _insert(self, kind: str, collection: str, epochs: int | None, device: str, seed: int, overrides: dict,
+                uses_gpu: bool, run_prefix: str, start: bool) -> Job:
+        """Record a queued job, name its run directory ``runs/<run_prefix>-<time>-job<id>``, maybe start it."""
         with self._transaction() as con:
             cur = con.execute(
                 "INSERT INTO jobs (kind, collection, epochs, device, seed, overrides, status, uses_gpu, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                (kind, collection, None if epochs is None else int(epochs), device, int(seed),
-                 json.dumps(overrides or {}), int(uses_gpu), time.time()))
+                (kind, collection, epochs, device, seed, json.dumps(overrides), int(uses_gpu), time.time()))
             job_id = cur.lastrowid
-            run_dir = runs_dir() / f"{kind}-{coll_path.name}-{datetime.now():%Y%m%d-%H%M%S}-job{job_id}"
+            run_dir = runs_dir() / f"{run_prefix}-{datetime.now():%Y%m%d-%H%M%S}-job{job_id}"
             self._update(con, job_id, run_dir=str(run_dir), log_path=str(run_dir / LOG_NAME))
         if start:
             self.reconcile()
@@ -445,17 +450,7 @@ class JobStore:
             raise JobError(f"segments file {opts['segments']!r} does not exist")
         out = collections_dir() / name
         opts["source"] = str(src.resolve())
-        with self._transaction() as con:
-            cur = con.execute(
-                "INSERT INTO jobs (kind, collection, epochs, device, seed, overrides, status, uses_gpu, created) "
-                "VALUES (?, ?, NULL, 'cpu', 0, ?, 'queued', 0, ?)",
-                (INGEST_KIND, str(out), json.dumps(opts), time.time()))
-            job_id = cur.lastrowid
-            run_dir = runs_dir() / f"ingest-{name}-{datetime.now():%Y%m%d-%H%M%S}-job{job_id}"
-            self._update(con, job_id, run_dir=str(run_dir), log_path=str(run_dir / LOG_NAME))
-        if start:
-            self.reconcile()
-        return self.get(job_id)
+        return self._insert(INGEST_KIND, str(out), None, "cpu", 0, opts, False, f"ingest-{name}", start)
 
     def cancel(self, job_id: int, wait: float = 0.0, grace: float | None = None) -> Job:
         """Cancel a queued job, or stop a running one: SIGTERM to its process group, and return.
