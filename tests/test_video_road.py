@@ -57,11 +57,13 @@ def test_gap_rule_ends_segments_at_long_pauses():
 
 def test_spans_from_boundaries_assigns_cues_by_midpoint():
     cues = [Cue(0.5, 2.0, "a"), Cue(9.0, 11.8, "b"), Cue(12.5, 14.0, "c"), Cue(30.0, 31.0, "late")]
-    spans, messages = spans_from_boundaries(cues, [(10.0, 20.0), (0.0, 10.0), (18.0, 25.0), (40.0, 50.0)], duration=35.0)
+    spans, messages = spans_from_boundaries(cues, [(10.0, 20.0), (0.0, 10.0), (18.0, 25.0), (40.0, 50.0), (21.0, 29.0)],
+                                            duration=35.0)
     assert [(s.start, s.end) for s in spans] == [(0.0, 10.0), (10.0, 20.0)]
     assert [s.text for s in spans] == ["a", "b\nc"]  # b's midpoint (10.4) is in the second segment
     joined = " | ".join(messages)
     assert "overlaps the previous one" in joined and "outside the video" in joined and "1 cue(s) fall in no" in joined
+    assert "1 given segment(s) hold no cue" in joined  # 21-29 s: silence, no transcript, dropped
 
 
 def test_segments_file_errors_name_the_row(tmp_path):

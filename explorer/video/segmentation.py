@@ -30,7 +30,7 @@ Every returned segment therefore satisfies ``min_len <= end - start <= max_len``
 
 ``spans_from_boundaries(cues, boundaries, duration)`` is the other way in: the segments are given
 (e.g. a collection's ``segments.tsv`` of story boundaries), clipped to the video, and each cue goes
-to the segment that holds its midpoint.
+to the segment that holds its midpoint (segments left without a cue are dropped, reported).
 """
 
 from __future__ import annotations
@@ -169,8 +169,8 @@ def spans_from_boundaries(
 
     Boundaries are sorted and clipped to ``[0, duration]``; a segment that is empty after clipping,
     or overlaps the previous one, is dropped with a message. A cue belongs to the segment holding its
-    midpoint; cues in no segment are counted in a message. A segment with no cue is kept (its
-    transcript is empty: the speech may simply be absent there)."""
+    midpoint; cues in no segment are counted in a message. A segment that holds no cue is dropped
+    with a message (a segment needs a transcript)."""
     messages: list[str] = []
     spans: list[Span] = []
     last_end = -1.0
@@ -198,4 +198,8 @@ def spans_from_boundaries(
             outside += 1
     if outside:
         messages.append(f"{outside} cue(s) fall in no given segment (between or after them): not used")
-    return [Span(sp.start, sp.end, tuple(h)) for sp, h in zip(spans, held)], messages
+    empty = [sp for sp, h in zip(spans, held) if not h]
+    if empty:  # a segment needs a transcript (collections refuse empty ones)
+        messages.append(f"{len(empty)} given segment(s) hold no cue (no speech there), dropped: "
+                        + ", ".join(f"{_fmt(sp.start)}-{_fmt(sp.end)}" for sp in empty[:5]) + (" ..." if len(empty) > 5 else ""))
+    return [Span(sp.start, sp.end, tuple(h)) for sp, h in zip(spans, held) if h], messages
