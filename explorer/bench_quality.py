@@ -231,7 +231,8 @@ def check_run_matches(run_dir: Path, kind: str, seed: int, overrides: dict | Non
         differ["seed"] = (run_info["seed"], seed)
     if kind in MODELS and not differ.get("kind"):
         cls = MODELS[kind][1]
-        asked = asdict(config_from_dict(cls, {**asdict(cls()), **(overrides or {})}))
+        # through JSON, as the run recorded it (tuples become lists)
+        asked = json.loads(json.dumps(asdict(config_from_dict(cls, {**asdict(cls()), **(overrides or {})}))))
         have = dict(meta.get("config") or {})
         want_epochs = epochs if epochs is not None else (overrides or {}).get("epochs", asked.get("epochs"))
         asked.pop("epochs", None)
