@@ -135,14 +135,23 @@ def cmd_release(args) -> int:
     # Evaluation-time options chosen on val (e.g. gan_proj embed_pool): written into the released config.
     ckpt["config"] = {**ckpt["config"], **parse_overrides(args.set)}
     name = ckpt["collection"]["name"]
-    # Release-time metrics: val (what the run selected on) and test (reported, never selected on).
-    ckpt_io.save(ckpt, args.dest)
+    from .data.collection import load_collection
+
+    splits = load_collection(name).split_names()
+    # Release-time metrics: val (what the run selected on) and test (reported, never selected on). A
+    # collection without a val split (Wikipedia) keeps the val metrics the run measured on its train
+    # hold-out. Evaluated from a temporary file: nothing is written at ``dest`` unless all of it works.
+    import tempfile
+
     metrics = dict(ckpt.get("metrics") or {})
-    for split in ("val", "test"):
-        r = evaluate(str(args.dest), name, split=split, progress=False)
-        metrics[f"{split}_p@10"], metrics[f"{split}_map"] = r["hyperlinking"]["p@10"], r["hyperlinking"]["map"]
-        if "crossmodal" in r:
-            metrics[f"{split}_crossmodal"] = r["crossmodal"]
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / Path(args.dest).name
+        ckpt_io.save(ckpt, probe)
+        for split in [s for s in ("val", "test") if s in splits]:
+            r = evaluate(str(probe), name, split=split, progress=False)
+            metrics[f"{split}_p@10"], metrics[f"{split}_map"] = r["hyperlinking"]["p@10"], r["hyperlinking"]["map"]
+            if "crossmodal" in r:
+                metrics[f"{split}_crossmodal"] = r["crossmodal"]
     ckpt["metrics"] = metrics
     ckpt_io.save(ckpt, args.dest)
     card = Path(args.dest).with_suffix(".md")

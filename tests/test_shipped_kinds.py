@@ -45,3 +45,14 @@ def test_shipped_metrics_are_reproduced(path, flowers):
     res = evaluate(str(path), flowers, split="val", visual="mobilenet", progress=False)
     assert res["hyperlinking"]["p@10"] == pytest.approx(metrics["val_p@10"], abs=1e-6)
     assert res["hyperlinking"]["map"] == pytest.approx(metrics["val_map"], abs=1e-6)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("path", [p for p in SHIPPED if p.stem.endswith("-wikipedia")], ids=lambda p: p.stem)
+def test_shipped_wikipedia_metrics_are_reproduced(path, shared_data):
+    from explorer.data.collection import load_collection
+
+    metrics = torch.load(path, weights_only=True)["metrics"]
+    res = evaluate(str(path), load_collection("wikipedia"), split="test", progress=False)
+    assert res["hyperlinking"]["p@10"] == pytest.approx(metrics["test_p@10"], abs=1e-6)
+    assert res["crossmodal"]["img2txt"] == pytest.approx(metrics["test_crossmodal"]["img2txt"], abs=1e-6)
