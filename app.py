@@ -10,8 +10,15 @@ from pages import _shared as ui
 
 st.set_page_config(page_title="explorer", page_icon=ui.FAVICON, layout="wide")
 
+def home() -> None:
+    """``/``: go to the Overview, keeping a shared URL's parameters. (The default page is served at ``/``
+    and only *reserves* its url_path: were the Overview the default, its documented URL ``/overview``
+    would be "Page not found".)"""
+    st.switch_page(PAGES[0], query_params=st.query_params.to_dict())
+
+
 PAGES = [
-    st.Page("pages/1_overview.py", title="Overview", icon=":material/home:", url_path="overview", default=True),
+    st.Page("pages/1_overview.py", title="Overview", icon=":material/home:", url_path="overview"),
     st.Page("pages/2_transcript_to_images.py", title="Transcript → imagery", icon=":material/image:", url_path="imagery"),
     st.Page("pages/3_image_to_words.py", title="Image → top words", icon=":material/text_fields:", url_path="topwords"),
     st.Page("pages/4_joint_space.py", title="Joint space", icon=":material/scatter_plot:", url_path="joint-space"),
@@ -20,7 +27,11 @@ PAGES = [
     st.Page("pages/7_training.py", title="Training", icon=":material/model_training:", url_path="training"),
 ]
 
-page = st.navigation(PAGES)
+HOME = st.Page(home, title="Overview", url_path="home", default=True, visibility="hidden")
+
+page = st.navigation([HOME] + PAGES)
+if page is HOME:  # before the frame, so that what the frame says (e.g. a bad URL) shows on the Overview
+    home()
 st.session_state["_frame_drawn"] = False
 ui.frame(page.url_path)
 st.session_state["_frame_drawn"] = True

@@ -368,7 +368,8 @@ def sidebar(page: str = "") -> dict:
         st.markdown("### explorer")
         if names:
             st.selectbox("Collection", names, key="keep_collection", on_change=_on_collection_change,
-                         help="Collections are the folders under the data root (EXPLORER_DATA).")
+                         help="Collections are the folders under the data root (EXPLORER_DATA) and the ingested "
+                              "ones in the collections folder (EXPLORER_COLLECTIONS, default runs/collections).")
             coll = st.session_state["keep_collection"]
         else:
             coll = None
