@@ -22,7 +22,7 @@ from explorer.video.segmentation import SegmentationError, segment_cues, spans_f
 from explorer.video.subtitles import Cue  # noqa: E402
 from explorer.video.synth import make_cues, make_video, write_subtitles  # noqa: E402
 
-ROOT = data_root()
+ROOT = data_root(required=False)
 FLOWERS_TV = ROOT / "flowers_tv" if ROOT else None
 AUTO_EDITOR = ROOT / "video_fixtures" / "auto_editor_example" / "example.mp4" if ROOT else None
 
