@@ -28,7 +28,12 @@ def test_shipped_checkpoint_is_self_describing_small_and_named_by_kind(path):
     assert side["kind"] == ckpt["kind"] and side["metrics"]["test_p@10"] == ckpt["metrics"]["test_p@10"]
     card = path.with_suffix(".md").read_text()
     assert path.name in card and f"{ckpt['metrics']['test_p@10']:.4f}" in card
-    build_model(ckpt)  # strict load: the state matches the architecture the config describes
+    from explorer.features.visual import VisualModelUnavailable
+
+    try:
+        build_model(ckpt)  # strict load: the state matches the architecture the config describes
+    except VisualModelUnavailable as e:  # gan_proj's frozen MobileNet is built from ../shared/models
+        pytest.skip(f"the frozen feature network is not here: {e}")
 
 
 @pytest.fixture(scope="module")
