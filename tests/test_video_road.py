@@ -288,3 +288,22 @@ def test_a_killed_worker_does_not_fail_the_other_videos(tmp_path):
     assert len(load_collection(tmp_path / "coll").segments) == report["totals"]["segments_in_collection"] > 0
     assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == psutil.STATUS_ZOMBIE
     json.dumps(report)
+
+
+def test_workers_never_run_the_parents_main_script(tmp_path, monkeypatch):
+    """Streamlit (and AppTest) installs the app script as ``__main__``; spawned workers must not run it."""
+    import types
+
+    script = tmp_path / "app_like.py"
+    script.write_text("raise SystemExit('the app script ran in a worker')\n")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    src = tmp_path / "videos"
+    src.mkdir()
+    for k in range(2):
+        make_video(src / f"v{k}.mp4", 12)
+        write_subtitles(src / f"v{k}.srt", make_cues(12))
+    report = ingest(src, tmp_path / "coll", IngestParams(min_seconds=5, segment_seconds=10), workers=2, progress=False)
+    assert {v["status"] for v in report["videos"]} == {"ok"}, report["videos"]
+    assert sys.modules["__main__"] is fake  # put back

@@ -54,7 +54,9 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import unicodedata
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -599,7 +601,8 @@ def ingest(
                 retry: list[VideoJob] = []
                 with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=mp.get_context("spawn"),
                                          initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-                    futures = {pool.submit(ingest_video, job): job for job in pending}
+                    with _workers_skip_main_script():  # processes start inside submit()
+                        futures = {pool.submit(ingest_video, job): job for job in pending}
                     for fut in as_completed(futures):
                         job = futures[fut]
                         try:
@@ -647,6 +650,22 @@ def ingest(
         }
         atomic_write_text(out_dir / REPORT_NAME, json.dumps(report, indent=1))
     return report
+
+
+@contextmanager
+def _workers_skip_main_script():
+    """Spawned workers re-run the parent's ``__main__`` script as ``__mp_main__``. Inside Streamlit (a
+    page, or AppTest) that is the *app script*, which must not run in a worker; so while workers start,
+    ``__main__`` is a blank module and they import only what ``ingest_video`` needs."""
+    main = sys.modules.get("__main__")
+    if main is None or not getattr(main, "__file__", None):
+        yield
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _die_with_parent(parent_pid: int) -> None:
