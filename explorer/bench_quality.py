@@ -36,6 +36,7 @@ import math
 import platform
 import time
 import traceback
+import warnings
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -358,8 +359,10 @@ def significance(best: str, runner: str, entries: dict, per_query: dict) -> dict
     per-seed test P@10 (n = seeds: low power, shown for reference)."""
     a_e, b_e = entries[best], entries[runner]
     metric = f"p@{K}"
-    pooled = {m: np.nanmean(np.stack([np.asarray(per_query[m][s][metric], dtype=np.float64) for s in per_query[m]]), axis=0)
-              if per_query.get(m) else None for m in (best, runner)}
+    with warnings.catch_warnings():  # an anchor undefined on every seed stays NaN (dropped by the test)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pooled = {m: np.nanmean(np.stack([np.asarray(per_query[m][s][metric], dtype=np.float64) for s in per_query[m]]),
+                                axis=0) if per_query.get(m) else None for m in (best, runner)}
     out: dict = {"best": best, "runner_up": runner, "mode": "per-anchor, seed-pooled", "metric": metric,
                  "seeds": {best: sorted(per_query.get(best, {})), runner: sorted(per_query.get(runner, {}))}}
     try:
