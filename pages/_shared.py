@@ -161,7 +161,10 @@ def prepare(ref, coll: str) -> None:
         return  # the caller's own call reports the problem
     if not ready:
         with progress_bar(f"Embedding {len(collection(coll)):,} segments once (then kept in memory)"):
-            guard(api.embeddings, ref, coll, what="Embeddings")
+            try:
+                api.embeddings(ref, coll)
+            except USER_ERRORS:
+                pass  # the caller's own call shows the problem, once
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
