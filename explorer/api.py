@@ -822,6 +822,18 @@ def _coll_name(collection) -> str:
     return collection if isinstance(collection, str) else str(collection.root)
 
 
+def _hyperlink_key(ref, coll, split: str, k: int, top: int) -> dict:
+    return {"checkpoint": _ckpt_key(ref), "collection": _fp(coll), "split": split, "k": k, "top": top,
+            "version": HYPERLINK_VERSION}
+
+
+def hyperlinks_ready(ref, collection, split: str, k: int = 10, top: int = HYPERLINK_TOP) -> bool:
+    """Whether ``hyperlink_index`` is on disk already (then no embedding needs computing)."""
+    from .cache import load_arrays
+
+    return load_arrays("hyperlinks", _hyperlink_key(ref, _coll(collection), split, k, top)) is not None
+
+
 def hyperlink_index(ref, collection, split: str, k: int = 10, top: int = HYPERLINK_TOP) -> dict[str, np.ndarray]:
     """Hyperlinking of every anchor of ``split`` against the other segments of the split (joint
     embeddings, cosine, ``explorer.metrics``), cached on disk per (checkpoint, collection, split).
@@ -836,8 +848,7 @@ def hyperlink_index(ref, collection, split: str, k: int = 10, top: int = HYPERLI
 
     coll = _coll(collection)
     idx = split_indices(coll, split)  # CollectionError for an unknown / empty split
-    key = {"checkpoint": _ckpt_key(ref), "collection": _fp(coll), "split": split, "k": k, "top": top,
-           "version": HYPERLINK_VERSION}
+    key = _hyperlink_key(ref, coll, split, k, top)
 
     def compute() -> dict[str, np.ndarray]:
         emb = embeddings(ref, _coll_name(collection))["joint"][idx]

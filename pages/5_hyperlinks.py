@@ -125,7 +125,7 @@ def show_model(model_ref: str) -> None:
     if e and not e["supported"]:
         st.error(f"Cannot be used: {ui.esc(e['problem'])}")
         return
-    ui.prepare(model_ref, coll)
+    ui.prepare(model_ref, coll, split)
     with st.spinner(f"Ranking the {split!r} split (computed once per model and split, then cached)…"):
         res = ui.guard(ui.anchor_hyperlinks, model_ref, coll, anchor, split, k, what="Hyperlinks")
     if res is None:

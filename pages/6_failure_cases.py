@@ -27,7 +27,7 @@ if st.session_state["keep_fc_split"] not in splits:
 c1, c2 = st.columns([1, 3])
 with c1:
     split = st.selectbox("Split", splits, key="keep_fc_split")
-ui.prepare(ref, coll)
+ui.prepare(ref, coll, split)
 with st.spinner(f"Evaluating every anchor of the {split!r} split (once per model and split, then cached)…"):
     rows = ui.guard(ui.category_metrics, ref, coll, split, what="Evaluation")
 if not rows:

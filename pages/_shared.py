@@ -152,11 +152,12 @@ def progress_bar(what: str):
         bar.empty()
 
 
-def prepare(ref, coll: str) -> None:
-    """Compute a model's embeddings of a collection with a progress bar when they are not in memory yet
-    (the first time: visual features, keyframes, the model over every segment)."""
+def prepare(ref, coll: str, split: str) -> None:
+    """Before ranking ``split``: compute the model's embeddings of the collection with a progress bar when
+    neither the split's hyperlink index (on disk) nor the embeddings (in memory) are there yet (the
+    first time: keyframes, visual features, the model over every segment)."""
     try:
-        ready = api.embeddings_ready(ref, coll)
+        ready = api.hyperlinks_ready(ref, collection(coll), split) or api.embeddings_ready(ref, coll)
     except USER_ERRORS:
         return  # the caller's own call reports the problem
     if not ready:

@@ -270,3 +270,14 @@ def test_shown_text_caps_what_a_page_sends():
     shown = api.shown_text(long)
     assert len(shown) < api.SHOWN_TEXT_CHARS + 60 and shown.endswith("more characters not shown)")
     assert f"{len(long) - api.SHOWN_TEXT_CHARS:,}" in shown
+
+
+def test_hyperlinks_ready_says_when_no_embedding_is_needed(app_env):
+    from explorer import api
+
+    coll = api.get_collection("tiny")
+    ref = app_env["ckpt_id"]
+    split = api.default_split(coll)
+    api.hyperlink_index(ref, coll, split)
+    assert api.hyperlinks_ready(ref, coll, split)
+    assert not api.hyperlinks_ready(ref, coll, split, k=7)  # another cut-off: not computed yet
