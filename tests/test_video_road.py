@@ -307,3 +307,17 @@ def test_workers_never_run_the_parents_main_script(tmp_path, monkeypatch):
     report = ingest(src, tmp_path / "coll", IngestParams(min_seconds=5, segment_seconds=10), workers=2, progress=False)
     assert {v["status"] for v in report["videos"]} == {"ok"}, report["videos"]
     assert sys.modules["__main__"] is fake  # put back
+
+
+def test_a_video_that_no_longer_ingests_leaves_no_playable_copy(tmp_path):
+    src = tmp_path / "videos"
+    src.mkdir()
+    make_video(src / "prog.mp4", 25)
+    write_subtitles(src / "prog.srt", make_cues(25))
+    out = tmp_path / "coll"
+    ingest(src, out, IngestParams(min_seconds=5, segment_seconds=10), progress=False)
+    assert (out / "videos" / "prog.mp4").is_file()
+    (src / "prog.srt").write_text("this is not a subtitle file\n")  # the video is redone, and now has no segment
+    report = ingest(src, out, IngestParams(min_seconds=5, segment_seconds=10), progress=False)
+    assert report["videos"][0]["status"] == "no_segments"
+    assert not (out / "videos" / "prog.mp4").exists() and not list(out.glob("prog_*"))

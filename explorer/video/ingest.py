@@ -288,9 +288,7 @@ def _ingest_video(job: VideoJob) -> dict:
                 os.replace(staging / f"{r['id']}.txt", job.out_dir / f"{r['id']}.txt")
             atomic_write_text(state / f"{job.video_id}.json", json.dumps(marker, indent=1))
         except BaseException:
-            _remove_video_files(job.out_dir, job.video_id)  # no half-committed video
-            if video_copy:
-                (job.out_dir / video_copy).unlink(missing_ok=True)
+            _remove_video_files(job.out_dir, job.video_id)  # no half-committed video (its copy included)
             raise
         return result
     finally:
@@ -405,7 +403,7 @@ def read_segments_file(path: str | Path) -> dict[str, list[dict]]:
         vid = (row["video_id"] or "").strip()
         if not vid:
             raise IngestError(f"--segments {path} line {n}: empty video_id")
-        extra = {k: (v or "").strip() for k, v in row.items() if k and k not in reserved and k is not None}
+        extra = {k: (v or "").strip() for k, v in row.items() if k and k not in reserved}
         out.setdefault(vid, []).append({"start": start, "end": end, "extra": extra})
     if not out:
         raise IngestError(f"--segments {path}: no segment rows")
@@ -438,6 +436,8 @@ def write_segments_tsv(out_dir: Path, markers: dict[str, dict]) -> int:
 
 
 def _remove_video_files(out_dir: Path, video_id: str, keep: set[str] = frozenset()) -> int:
+    """Remove a video's segment files (keyframes, display copies, transcripts) except the ids in
+    ``keep``; with nothing kept, its playable copy in ``videos/`` too. Returns the files removed."""
     pat = _segment_file_re(video_id)
     n = 0
     for folder in (out_dir, out_dir / DISPLAY_DIR):
@@ -446,6 +446,12 @@ def _remove_video_files(out_dir: Path, video_id: str, keep: set[str] = frozenset
         for f in folder.iterdir():
             if pat.match(f.name) and Path(f.name).stem not in keep:
                 f.unlink(missing_ok=True)
+                n += 1
+    if not keep:
+        for suffix in VIDEO_SUFFIXES:
+            copy = out_dir / VIDEO_DIR / f"{video_id}{suffix}"
+            if copy.is_file():
+                copy.unlink()
                 n += 1
     return n
 
