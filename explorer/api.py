@@ -1085,9 +1085,10 @@ def run_progress(run_dir) -> dict:
 
 def ingest_progress(job) -> dict:
     """Where an ingest job stands: {"done": videos with a done-marker (all of them once the report is
-    complete), "total": videos in its source folder, "report": the collection's ingest_report.json (None until the run ends), "problems":
+    complete), "total": videos in its source folder, "report": the collection's ingest_report.json
+    (None until the run ends), "problems":
     [{"video", "status", "message"}] of the report's failed / partial / no-segment videos}."""
-    from .jobs import ingest_report
+    from .jobs import INGEST_PROBLEMS, ingest_report
     from .video.decode import VIDEO_SUFFIXES
 
     out = Path(job.collection)
@@ -1098,14 +1099,19 @@ def ingest_progress(job) -> dict:
         total = 0
     state = out / ".ingest"
     done = sum(1 for p in state.glob("*.json")) if state.is_dir() else 0
-    report = ingest_report(job)
-    if report is not None and report.get("_mtime", 0) < (job.started or 0) - 1:
-        report = None  # an earlier run's
+    report = ingest_report(job)  # None until this attempt wrote one
     problems = [{"video": v["video"], "status": v["status"], "message": " · ".join(v["messages"])[:300]}
-                for v in (report or {}).get("videos", []) if v["status"] in ("failed", "partial", "no_segments")]
+                for v in (report or {}).get("videos", []) if v["status"] in INGEST_PROBLEMS]
     if report is not None and report.get("complete"):
         done = total = len(report["videos"])  # every video was looked at, problems included
     return {"done": min(done, total) if total else done, "total": total, "report": report, "problems": problems}
+
+
+def transcript_sources() -> tuple[str, ...]:
+    """What ``explorer ingest --transcripts`` accepts (the Ingest form's choices)."""
+    from .video.ingest import TRANSCRIPT_SOURCES
+
+    return TRANSCRIPT_SOURCES
 
 
 def job_log_tail(log_path, lines: int = 40) -> str:

@@ -278,15 +278,31 @@ def read_log_tail(log_path: str | Path, lines: int = 40, max_bytes: int = 64_000
     return "\n".join(out[-lines:])
 
 
+#: report statuses of videos that were skipped or are incomplete (listed to the user)
+INGEST_PROBLEMS = ("failed", "partial", "no_segments")
+
+
 def ingest_report(job: Job) -> dict | None:
-    """The ``ingest_report.json`` of an ingest job's collection (with ``_mtime``), or None."""
+    """The ``ingest_report.json`` of an ingest job's collection, or None when there is none or it was
+    written before the job's current attempt started (an earlier run's)."""
     path = Path(job.collection) / "ingest_report.json"
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-        report["_mtime"] = path.stat().st_mtime
-        return report
+        if path.stat().st_mtime < (job.started or 0) - 1:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def _exit_reason(job: Job, returncode: int | None) -> str:
+    """Why a job's process ended without finishing, in words."""
+    if returncode is not None and returncode < 0:
+        return f"killed by signal {-returncode}"
+    if returncode is not None:
+        return f"exited with code {returncode}"
+    if job.pid is None:
+        return "its process never started (the app stopped while starting it)"
+    return f"process {job.pid} ended without finishing (killed from outside or crashed)"
 
 
 # ------------------------------------------------------------------------------------------ store
@@ -444,8 +460,10 @@ class JobStore:
                     opts[key] = float(value)
                 else:
                     raise JobError(f"ingest option {key}: expected {want.__name__}, got {value!r}")
-        if opts.get("transcripts", "auto") not in ("auto", "subtitles", "asr"):
-            raise JobError(f"ingest option transcripts: one of auto, subtitles, asr; got {opts['transcripts']!r}")
+        from .video.ingest import TRANSCRIPT_SOURCES
+
+        if opts.get("transcripts", "auto") not in TRANSCRIPT_SOURCES:
+            raise JobError(f"ingest option transcripts: one of {', '.join(TRANSCRIPT_SOURCES)}; got {opts['transcripts']!r}")
         if opts.get("segments") and not Path(opts["segments"]).expanduser().is_file():
             raise JobError(f"segments file {opts['segments']!r} does not exist")
         out = collections_dir() / name
@@ -555,35 +573,24 @@ class JobStore:
             status, message = "cancelled", f"cancelled; {where}"
         else:
             status = "failed"
-            if returncode is not None and returncode < 0:
-                why = f"killed by signal {-returncode}"
-            elif returncode is not None:
-                why = f"exited with code {returncode}"
-            elif job.pid is None:
-                why = "its process never started (the app stopped while starting it)"
-            else:
-                why = f"process {job.pid} ended without finishing (killed from outside or crashed)"
             err = _log_error_line(job.log_path)
-            message = f"{why}; {where}" + (f" — {err}" if err else "")
+            message = f"{_exit_reason(job, returncode)}; {where}" + (f" — {err}" if err else "")
         self._update(con, job.id, status=status, ended=time.time(), returncode=returncode, message=message)
 
     def _finish_ingest(self, con, job: Job, returncode: int | None) -> None:
         report = ingest_report(job)
-        done = report is not None and report.get("complete") and report.get("_mtime", 0) >= (job.started or 0) - 1
-        if done:
+        if report is not None and report.get("complete"):
             t = report["totals"]
-            skipped = [v for v in report["videos"] if v["status"] in ("failed", "no_segments", "partial")]
+            skipped = [v for v in report["videos"] if v["status"] in INGEST_PROBLEMS]
             status, message = "finished", (f"{t['segments_in_collection']} segment(s) from {t['videos']} video(s)"
                                            + (f"; {len(skipped)} video(s) with problems (see the report)" if skipped else ""))
         elif job.cancel_requested:
             status, message = "cancelled", "cancelled; finished videos are kept (resume skips them)"
         else:
             status = "failed"
-            why = (f"killed by signal {-returncode}" if returncode is not None and returncode < 0 else
-                   f"exited with code {returncode}" if returncode is not None else
-                   f"process {job.pid} ended without finishing (killed from outside or crashed)")
             err = _log_error_line(job.log_path)
-            message = f"{why}; finished videos are kept (resume skips them)" + (f" — {err}" if err else "")
+            message = (f"{_exit_reason(job, returncode)}; finished videos are kept (resume skips them)"
+                       + (f" — {err}" if err else ""))
         self._update(con, job.id, status=status, ended=time.time(), returncode=returncode, message=message)
 
     def reconcile(self) -> list[Job]:
