@@ -78,7 +78,7 @@ with st.expander("Add videos: ingest a folder of videos into a new collection", 
         source = c[0].text_input("Video folder (on the server)", key="keep_in_source",
                                  placeholder="/data/programmes")
         name = c[1].text_input("Collection name", key="keep_in_name", placeholder="my_programmes")
-        transcripts = c[2].radio("Transcripts", ["auto", "subtitles", "asr"], key="keep_in_transcripts",
+        transcripts = c[2].radio("Transcripts", list(api.transcript_sources()), key="keep_in_transcripts",
                                  horizontal=True, help="auto: subtitles, else STEM.txt aligned, else speech recognition")
         d = st.columns([3, 1, 1])
         segments_file = d[0].text_input("Segment boundaries (optional TSV: video_id, start, end, ...)",
@@ -140,6 +140,11 @@ def _resume(i: int) -> None:
         store.resume(i)
     except ui.USER_ERRORS as e:
         st.session_state["_tr_error"] = f"Cannot resume job {i}: {ui.message(e)}"
+
+
+def _log(job) -> None:
+    with st.expander("Log", expanded=job.status == "failed"):
+        st.code(api.job_log_tail(job.log_path, lines=40) or "(empty)", language=None)
 
 
 @st.fragment(run_every=2.0 if by_id[job_id].active else None)
@@ -227,8 +232,7 @@ def job_panel(i: int) -> None:
             st.image(str(grid), caption=f"{grid.name}: 8 val transcripts x 8 noise vectors", width="stretch")
         else:
             st.caption("The sample grid appears after the first epoch (generative kinds only).")
-    with st.expander("Log", expanded=job.status == "failed"):
-        st.code(api.job_log_tail(job.log_path, lines=40) or "(empty)", language=None)
+    _log(job)
 
 
 def ingest_panel(job) -> None:
@@ -261,8 +265,7 @@ def ingest_panel(job) -> None:
     if prog["problems"]:
         st.markdown(f"**{len(prog['problems'])} video(s) skipped or incomplete**")
         st.dataframe(pd.DataFrame(prog["problems"]), hide_index=True, width="stretch")
-    with st.expander("Log", expanded=job.status == "failed"):
-        st.code(api.job_log_tail(job.log_path, lines=40) or "(empty)", language=None)
+    _log(job)
 
 
 job_panel(job_id)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import time
@@ -120,8 +121,7 @@ def cached(max_entries: int, *, resource: bool = False, model_arg: bool = False,
                 coll_stamp = (name, api.collection_stamp(name))
             return store(model_stamp, coll_stamp, *rest)
 
-        public.__name__, public.__doc__, public.__wrapped__ = fn.__name__, fn.__doc__, fn
-        return public
+        return functools.update_wrapper(public, fn)
 
     return wrap
 
