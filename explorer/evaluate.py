@@ -11,6 +11,10 @@ split as an anchor and ranks all *other* segments of the same split by cosine si
 embeddings; a target is relevant when it has the anchor's category. Models with per-modality
 embeddings are also scored crossmodally on the same split (image->text, text->image, image->all,
 text->all MAP).
+
+Where a model fails, from per-anchor results (pure functions; the app's Failure cases page):
+``per_category_means`` (per-category P@k and MAP) and ``category_confusion_counts`` (which categories take
+each category's top places).
 """
 
 from __future__ import annotations
@@ -143,3 +147,48 @@ def format_table(result: dict, k: int = 10, worst: int = 5) -> str:
     if per:
         lines += ["", f"hardest categories (P@{k}):"] + [f"  {c:<28}{v[f'p@{k}']:>8.4f}{v['map']:>8.4f}" for c, v in per[:worst]]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ where a model fails (per-anchor results)
+
+
+def per_category_means(categories: list[str], ap: np.ndarray, pk: np.ndarray) -> list[dict]:
+    """Per category, the mean AP and P@k of its anchors (``categories[i]`` is anchor i's; ``ap``/``pk`` (n,),
+    NaN for an anchor without a relevant target, which is counted in ``n_undefined`` and left out of the means).
+
+    Rows [{"category", "p@k", "map", "n", "n_undefined"}] worst P@k first (then MAP, then name; categories
+    without a defined anchor last), plus the overall means as category "(all)" at the end."""
+    cats = np.asarray(categories, dtype=object)
+    ap, pk = np.asarray(ap, dtype=np.float64), np.asarray(pk, dtype=np.float64)
+    defined_all = ~np.isnan(ap)
+
+    def row(name: str, mask: np.ndarray) -> dict:
+        ok = mask & defined_all
+        return {"category": name, "p@k": float(pk[ok].mean()) if ok.any() else float("nan"),
+                "map": float(ap[ok].mean()) if ok.any() else float("nan"), "n": int(ok.sum()),
+                "n_undefined": int(mask.sum() - ok.sum())}
+
+    rows = [row(c, cats == c) for c in sorted(set(categories))]
+    rows.sort(key=lambda r: (np.nan_to_num(r["p@k"], nan=2.0), np.nan_to_num(r["map"], nan=2.0), r["category"]))
+    return rows + [row("(all)", np.ones(len(cats), dtype=bool))]
+
+
+def category_confusion_counts(categories: list[str], anchors: np.ndarray, top: np.ndarray) -> dict:
+    """How often each category holds the top places of each category's anchors.
+
+    ``categories``: one per collection segment; ``anchors`` (n,) collection indices of the anchors; ``top``
+    (n, K) collection indices of each anchor's best targets, -1 for padding (ignored). Returns
+    {"categories": sorted names (C), "counts": (C, C) int64 (row: anchor's category, column: target's),
+    "share": (C, C) rows normalised to 1 (0 for a row without targets)}."""
+    names = sorted(set(categories))
+    code = {c: i for i, c in enumerate(names)}
+    seg_code = np.array([code[c] for c in categories], dtype=np.int64)
+    top = np.asarray(top, dtype=np.int64).reshape(len(anchors), -1)
+    counts = np.zeros((len(names), len(names)), dtype=np.int64)
+    rows = np.repeat(seg_code[np.asarray(anchors, dtype=np.int64)], top.shape[1])
+    flat = top.reshape(-1)
+    valid = flat >= 0
+    np.add.at(counts, (rows[valid], seg_code[np.maximum(flat, 0)][valid]), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.nan_to_num(counts / counts.sum(axis=1, keepdims=True))
+    return {"categories": names, "counts": counts, "share": share}

@@ -231,7 +231,7 @@ def _signal_group(pid: int, sig: int) -> None:
             pass
 
 
-def _run_outcome(run_dir: str) -> str | None:
+def run_outcome(run_dir: str) -> str | None:
     """The last status record of the run's log: "finished", "stopped", "started", ... or None."""
     from .train import read_log
 
@@ -563,7 +563,7 @@ class JobStore:
     def _finish(self, con, job: Job, returncode: int | None) -> None:
         if job.kind == INGEST_KIND:
             return self._finish_ingest(con, job, returncode)
-        outcome = _run_outcome(job.run_dir)
+        outcome = run_outcome(job.run_dir)
         last = job.last_good()
         where = (f"last good checkpoint: {last['path']} (epoch {last['epoch']}, step {last['global_step']})"
                  if last else "no checkpoint was written")

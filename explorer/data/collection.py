@@ -23,6 +23,7 @@ import csv
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path, PurePath, PureWindowsPath
 
 import numpy as np
@@ -117,6 +118,25 @@ class Collection:
             if s.category is not None:
                 by_cat[s.category] = by_cat.get(s.category, 0) + 1
         return {"split": by_split, "category": dict(sorted(by_cat.items()))}
+
+    # Derived once per loaded collection (segments are not modified after loading; ``subset`` makes a new
+    # object with its own): lookups the app repeats on every interaction.
+    @cached_property
+    def id_index(self) -> dict[str, int]:
+        """Segment id -> position."""
+        return {s.id: i for i, s in enumerate(self.segments)}
+
+    @cached_property
+    def token_sets(self) -> list[frozenset[str]]:
+        """Per segment, the set of its transcript's tokens (text search)."""
+        from .text import tokenize
+
+        return [frozenset(tokenize(s.text)) for s in self.segments]
+
+    @cached_property
+    def digest(self) -> str:
+        """``fingerprint()`` computed once (it stats every keyframe file)."""
+        return self.fingerprint()
 
     def fingerprint(self) -> str:
         """Digest of ids, splits, categories, texts and image file sizes/mtimes: cache keys use it."""

@@ -1,0 +1,106 @@
+"""Background jobs as the Training page sees them: the job store, a run's curves and progress, an ingest job's
+progress and report, log tails, sample grids, and the config overrides a user types."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+def jobs_db_path() -> Path:
+    """The training jobs database: ``$EXPLORER_JOBS_DB``, else ``runs/jobs.sqlite``."""
+    from ..jobs import default_db_path
+
+    return default_db_path()
+
+
+def job_store():
+    """The training jobs store (``explorer.jobs.JobStore`` on ``jobs_db_path()``)."""
+    from ..jobs import JobStore
+
+    return JobStore(jobs_db_path())
+
+
+def run_curves(run_dir) -> dict[str, list[dict]]:
+    """A run's log as curves: {"steps": [step records], "epochs": [epoch records]}."""
+    from ..train import read_log
+
+    recs = read_log(run_dir)
+    return {"steps": [r for r in recs if r.get("type") == "step"], "epochs": [r for r in recs if r.get("type") == "epoch"]}
+
+
+def run_progress(run_dir) -> dict:
+    """Where a run stands, from its log: {"step", "total_steps", "epoch", "epochs", "steps_per_s",
+    "eta_s", "best_val": {"val_p@10", "val_map", "epoch"} | None}. Speed is measured over the last
+    50 logged steps of the current attempt (None until two steps carry times); ``eta_s`` is None
+    when the speed or the plan is unknown."""
+    from ..train import read_log
+
+    recs = read_log(run_dir)
+    plans = [r for r in recs if r.get("type") == "plan"]
+    steps = [r for r in recs if r.get("type") == "step"]
+    epochs = [r for r in recs if r.get("type") == "epoch"]
+    plan = plans[-1] if plans else {}
+    total = plan["steps_per_epoch"] * plan["epochs"] if plan else None
+    step = steps[-1]["step"] if steps else 0
+    timed = [r for r in steps[-50:] if "time" in r and r["time"] >= plan.get("time", 0)]
+    speed = None
+    if len(timed) >= 2 and timed[-1]["time"] > timed[0]["time"]:
+        speed = (timed[-1]["step"] - timed[0]["step"]) / (timed[-1]["time"] - timed[0]["time"])
+    best = max(epochs, key=lambda r: r.get("val_p@10", float("-inf")), default=None)
+    return {"step": step, "total_steps": total, "epoch": epochs[-1]["epoch"] if epochs else 0,
+            "epochs": plan.get("epochs"), "steps_per_s": speed,
+            "eta_s": (total - step) / speed if speed and total else None,
+            "best_val": {k: best.get(k) for k in ("val_p@10", "val_map", "epoch")} if best else None}
+
+
+def ingest_progress(job) -> dict:
+    """Where an ingest job stands: {"done": videos with a done-marker (all of them once the report is
+    complete), "total": videos in its source folder, "report": the collection's ingest_report.json
+    (None until the run ends), "problems":
+    [{"video", "status", "message"}] of the report's failed / partial / no-segment videos}."""
+    from ..jobs import INGEST_PROBLEMS, ingest_report
+    from ..video.decode import VIDEO_SUFFIXES
+
+    out = Path(job.collection)
+    source = Path(job.config_overrides.get("source", ""))
+    try:
+        total = sum(1 for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    except OSError:
+        total = 0
+    state = out / ".ingest"
+    done = sum(1 for p in state.glob("*.json")) if state.is_dir() else 0
+    report = ingest_report(job)  # None until this attempt wrote one
+    problems = [{"video": v["video"], "status": v["status"], "message": " · ".join(v["messages"])[:300]}
+                for v in (report or {}).get("videos", []) if v["status"] in INGEST_PROBLEMS]
+    if report is not None and report.get("complete"):
+        done = total = len(report["videos"])  # every video was looked at, problems included
+    return {"done": min(done, total) if total else done, "total": total, "report": report, "problems": problems}
+
+
+def transcript_sources() -> tuple[str, ...]:
+    """What ``explorer ingest --transcripts`` accepts (the Ingest form's choices)."""
+    from ..video.ingest import TRANSCRIPT_SOURCES
+
+    return TRANSCRIPT_SOURCES
+
+
+def job_log_tail(log_path, lines: int = 40) -> str:
+    """The last lines of a job's log (progress-bar redraws collapsed)."""
+    from ..jobs import read_log_tail
+
+    return read_log_tail(log_path, lines=lines)
+
+
+def latest_sample_grid(run_dir) -> Path | None:
+    """The newest ``samples/epoch_NNN.png`` of a run (None before the first epoch ends)."""
+    files = sorted(Path(run_dir).glob("samples/epoch_*.png"))
+    return files[-1] if files else None
+
+
+def parse_overrides(text: str) -> dict:
+    """Config overrides typed one ``KEY=VALUE`` per line (or separated by commas/spaces): values parsed as
+    JSON when possible (``batch_size=8``, ``loss=hinge``); ``ValueError`` for a malformed entry."""
+    from ..train import parse_overrides as parse
+
+    pairs = [p for p in re.split(r"[\s,]+", text or "") if p.strip()]
+    return parse(pairs)
