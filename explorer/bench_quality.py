@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import platform
 import time
 import traceback
@@ -414,6 +415,20 @@ def _mean(entry: dict, key: str, digits: int = 4) -> str:
     return f"{s['mean']:.{digits}f}" if s else "–"
 
 
+def _md(rows: list[dict], text_columns: int = 1, left: tuple[str, ...] = ()) -> list[str]:
+    """Rows (dicts with the same keys, in column order) as Markdown table lines, via pandas: the first
+    ``text_columns`` columns and those named in ``left`` left-aligned, the numbers right-aligned. A key ending in ``#N`` is shown
+    without it (two columns may then share a heading, e.g. the two "average" columns)."""
+    import pandas as pd
+
+    if not rows:
+        return []
+    header = [re.sub(r"#\d+$", "", k) for k in rows[0]]
+    frame = pd.DataFrame([list(r.values()) for r in rows], columns=header)
+    align = ["left" if i < text_columns or name in left else "right" for i, name in enumerate(header)]
+    return frame.to_markdown(index=False, colalign=align, disable_numparse=True).splitlines()
+
+
 def render_markdown(result: dict) -> str:
     entries, sig = result["models"], result.get("significance")
     ok = [m for m in result["order"] if entries[m]["status"] == "ok"]
@@ -448,17 +463,10 @@ def render_markdown(result: dict) -> str:
     if result.get("seeds_of"):
         lines += ["", "Fewer seeds (too slow for all on 2 CPU cores): " + ", ".join(
             f"{k} {v}" for k, v in result["seeds_of"].items()) + "; the seeds column says how many each row has."]
-    lines += [
-        "",
-        "## Hyperlinking (Table 2 style)",
-        "",
-        f"| model | P@{K} | MAP | val P@10 | seeds | train s per run |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for m in ok:
-        e = entries[m]
-        lines.append(f"| {_label(m, e)} | {_stat(e, f'p@{K}')} | {_stat(e, 'map')} | {_stat(e, 'val_p@10')} | "
-                     f"{len(e['per_seed'])} | {_mean(e, 'run_seconds', 1)} |")
+    lines += ["", "## Hyperlinking (Table 2 style)", ""]
+    lines += _md([{"model": _label(m, entries[m]), f"P@{K}": _stat(entries[m], f"p@{K}"), "MAP": _stat(entries[m], "map"),
+                   "val P@10": _stat(entries[m], "val_p@10"), "seeds": str(len(entries[m]["per_seed"])),
+                   "train s per run": _mean(entries[m], "run_seconds", 1)} for m in ok])
     if sig:
         lines += ["", _significance_line(sig)]
     if result.get("significance_unsupervised"):
@@ -476,35 +484,33 @@ def render_markdown(result: dict) -> str:
 
     cross = [m for m in ok if "crossmodal.img2txt" in entries[m].get("summary", {})]
     if cross:
-        lines += ["", "## Crossmodal retrieval MAP (CM-GANs style)", "",
-                  "| model | " + " | ".join(lab for _, lab in CROSSMODAL_COLUMNS) + " |",
-                  "| --- |" + " ---: |" * len(CROSSMODAL_COLUMNS)]
-        for m in cross:
-            lines.append(f"| {_label(m, entries[m])} | " + " | ".join(_stat(entries[m], f"crossmodal.{c}") for c, _ in CROSSMODAL_COLUMNS) + " |")
+        lines += ["", "## Crossmodal retrieval MAP (CM-GANs style)", ""]
+        lines += _md([{"model": _label(m, entries[m]), **{f"{lab}#{i}": _stat(entries[m], f"crossmodal.{c}") for i, (c, lab) in enumerate(CROSSMODAL_COLUMNS)}}
+                      for m in cross])
     abl = result.get("ablations") or {}
     if abl.get("status") == "ok" and abl.get("presets"):
-        lines += ["", "## CM-GAN ablations", "", "| preset | overrides | " + " | ".join(lab for _, lab in CROSSMODAL_COLUMNS)
-                  + f" | hyperlinking P@{K} |", "| --- | --- |" + " ---: |" * (len(CROSSMODAL_COLUMNS) + 1)]
+        rows = []
         for preset, e in abl["presets"].items():
-            if e["status"] != "ok":
-                lines.append(f"| {preset} | {e.get('message', e['status'])} |" + " |" * (len(CROSSMODAL_COLUMNS) + 1))
-                continue
-            ov = ", ".join(f"{k}={v}" for k, v in (e.get("overrides") or {}).items())
-            lines.append(f"| {preset}{' †' if e.get('supervised') else ''} | {ov} | "
-                         + " | ".join(_stat(e, f"crossmodal.{c}") for c, _ in CROSSMODAL_COLUMNS) + f" | {_stat(e, f'p@{K}')} |")
+            row = {"preset": preset + (" †" if e.get("supervised") else ""), "overrides": e.get("message", e["status"])}
+            if e["status"] == "ok":
+                row["overrides"] = ", ".join(f"{k}={v}" for k, v in (e.get("overrides") or {}).items())
+            for i, (c, lab) in enumerate(CROSSMODAL_COLUMNS):
+                row[f"{lab}#{i}"] = _stat(e, f"crossmodal.{c}") if e["status"] == "ok" else ""
+            row[f"hyperlinking P@{K}"] = _stat(e, f"p@{K}") if e["status"] == "ok" else ""
+            rows.append(row)
+        lines += ["", "## CM-GAN ablations", "", *_md(rows, text_columns=2)]
     elif abl:
         lines += ["", f"CM-GAN ablations: {abl.get('status')}: {abl.get('message', '')}"]
     if cross:
         cats = sorted(entries[cross[0]]["summary"]["crossmodal.per_category"])
+
+        def per_category(m: str, c: str) -> str:
+            v = entries[m]["summary"]["crossmodal.per_category"].get(c)
+            return f"{(v['img2txt'] + v['txt2img']) / 2:.4f}" if v else "–"
+
         lines += ["", "## Crossmodal MAP per category", "",
-                  "Mean of image→text and text→image MAP per query category (mean over seeds).", "",
-                  "| category | " + " | ".join(_label(m, entries[m]) for m in cross) + " |", "| --- |" + " ---: |" * len(cross)]
-        for c in cats:
-            row = []
-            for m in cross:
-                v = entries[m]["summary"]["crossmodal.per_category"].get(c)
-                row.append(f"{(v['img2txt'] + v['txt2img']) / 2:.4f}" if v else "–")
-            lines.append(f"| {c} | " + " | ".join(row) + " |")
+                  "Mean of image→text and text→image MAP per query category (mean over seeds).", ""]
+        lines += _md([{"category": c, **{_label(m, entries[m]): per_category(m, c) for m in cross}} for c in cats])
     pub = result.get("published")
     if pub:
         lines += ["", "## Wikipedia: published results beside ours", "",
@@ -512,35 +518,37 @@ def render_markdown(result: dict) -> str:
                   "relevance = same category, non-interpolated MAP over the full ranking; correlation matching = CCA "
                   "(9 components) + normalised correlation (cosine). Sharma et al. (CVPR 2012) report 11-point "
                   "interpolated MAP, a different protocol: our rows are given both ways. Ours: mean over seeds; "
-                  "models trained on ~90 % of the official train split (the rest is the validation hold-out).", "",
-                  "| method | source | supervised | image query | text query | average | protocol |",
-                  "| --- | --- | --- | ---: | ---: | ---: | --- |"]
+                  "models trained on ~90 % of the official train split (the rest is the validation hold-out).", ""]
+        rows = []
         for r in pub["rows"]:
             avg = (r["img2txt"] + r["txt2img"]) / 2 if r["img2txt"] is not None and r["txt2img"] is not None else None
-            lines.append(f"| {r['method']} | {r['source']} | {'yes' if r.get('supervised') else 'no'} | "
-                         f"{_fmt(r['img2txt'], digits=3)} | {_fmt(r['txt2img'], digits=3)} | {_fmt(avg, digits=3)} | {r['protocol']} |")
+            rows.append({"method": r["method"], "source": r["source"], "supervised": "yes" if r.get("supervised") else "no",
+                         "image query": _fmt(r["img2txt"], digits=3), "text query": _fmt(r["txt2img"], digits=3),
+                         "average": _fmt(avg, digits=3), "protocol": r["protocol"]})
+        lines += _md(rows, text_columns=3, left=("protocol",))
         if pub.get("cca_variants"):
             lines += ["", "### Correlation matching (CCA) under protocol variants", "",
                       "Fitted on the full official train split (2,173 pairs, as Rasiwasia et al.; the table above uses the "
                       "bench checkpoint, fitted on the ~90 % of it that is not the validation hold-out), test split, "
-                      "one change at a time from the paper setting. Published: 0.249 / 0.196.", "",
-                      "| variant | image query | text query | image query (11-pt) | text query (11-pt) |",
-                      "| --- | ---: | ---: | ---: | ---: |"]
-            for r in pub["cca_variants"]:
-                lines.append(f"| {r['variant']} | {r['img2txt']:.4f} | {r['txt2img']:.4f} | {r['img2txt_11pt']:.4f} | {r['txt2img_11pt']:.4f} |")
-    lines += ["", "## Per-run details", "", "train s: the whole run; to best: until the epoch selected on val.", "",
-              "| model | seed | action | run directory | epoch | val P@10 | test P@10 | train s | to best s | eval s |",
-              "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                      "one change at a time from the paper setting. Published: 0.249 / 0.196.", ""]
+            lines += _md([{"variant": r["variant"], "image query": f"{r['img2txt']:.4f}", "text query": f"{r['txt2img']:.4f}",
+                           "image query (11-pt)": f"{r['img2txt_11pt']:.4f}", "text query (11-pt)": f"{r['txt2img_11pt']:.4f}"}
+                          for r in pub["cca_variants"]])
+    lines += ["", "## Per-run details", "", "train s: the whole run; to best: until the epoch selected on val.", ""]
     detail = [(m, entries[m]) for m in ok if entries[m].get("derived_from") is None]
     detail += [(f"cmgan-{p}", e) for p, e in ((abl or {}).get("presets") or {}).items()
                if e.get("status") == "ok" and e.get("note") is None]
+    rows = []
     for m, e in detail:
         for s, r in e["per_seed"].items():
             ts, rs, ep = r.get("train_seconds"), r.get("run_seconds"), r.get("epoch")
-            vp = r.get("val_p@10")
-            lines.append(f"| {m} | {s} | {e.get('actions', {}).get(s, 'computed')} | {_short(e.get('run_dirs', {}).get(s, '–'))} | "
-                         f"{ep if ep is not None else '–'} | {_fmt(vp)} | {r[f'p@{K}']:.4f} | {f'{rs:.1f}' if rs is not None else '–'} | "
-                         f"{f'{ts:.1f}' if ts is not None else '–'} | {r['eval_seconds']:.1f} |")
+            rows.append({"model": m, "seed": str(s), "action": e.get("actions", {}).get(s, "computed"),
+                         "run directory": _short(e.get("run_dirs", {}).get(s, "–")),
+                         "epoch": str(ep) if ep is not None else "–", "val P@10": _fmt(r.get("val_p@10")),
+                         "test P@10": f"{r[f'p@{K}']:.4f}", "train s": f"{rs:.1f}" if rs is not None else "–",
+                         "to best s": f"{ts:.1f}" if ts is not None else "–", "eval s": f"{r['eval_seconds']:.1f}"})
+    if rows:
+        lines += _md(rows, left=("action", "run directory"))
     return "\n".join(lines) + "\n"
 
 
