@@ -35,7 +35,8 @@ with c3:
                       help="crossmodal (gan_proj): words ranked by the discriminator's aligned image and text parts "
                            "(instant; best measured, bench/results/gan_proj.md). transposed (gan_cls): the paper's "
                            "inverted generator (instant). optimise (gan_cls): gradient descent on the text vector so "
-                           "that G reconstructs the image (1-4 minutes on a 2-core CPU).")
+                           "that G reconstructs the image (1-4 minutes on a 2-core CPU the first time, with a progress bar; "
+                           "then instant for that image).")
 
 image_col, words_col, text_col = st.columns([2, 3, 3], gap="large")
 words = None
@@ -52,8 +53,10 @@ if source == "Collection segment":
                 st.image(img, caption=f"{info['id']} ({info['category']})", width=256)
             if info["video"]:
                 st.caption(f"Video: {ui.esc(info['video'])}")
-        with st.spinner("Inverting the generator…"):
-            words = ui.guard(ui.segment_top_words, ref, coll, sid, k, method, what="Top words")
+        image64 = ui.guard(api.segment_image, ui.collection(coll), sid, what="Keyframe")
+        if image64 is not None:
+            ui.prepare_top_words(ref, image64, method)
+        words = ui.guard(ui.segment_top_words, ref, coll, sid, k, method, what="Top words")
 else:
     with image_col:
         upload = st.file_uploader("Upload an image (JPEG, PNG, WebP, BMP, GIF, TIFF; at most 40 megapixels)",
@@ -68,8 +71,8 @@ else:
                     st.image(preview, width=256)
                 st.caption(f"{ui.esc(upload.name)}: {info['format']}, {info['width']}x{info['height']}, mode {info['mode']}, "
                            f"{info['bytes'] / 1e3:.0f} kB (centre-cropped to 64x64 for the model)")
-            with st.spinner("Inverting the generator…"):
-                words = ui.guard(ui.upload_top_words, ref, data, k, method, what="Top words")
+            ui.prepare_top_words(ref, data, method)
+            words = ui.guard(ui.upload_top_words, ref, data, k, method, what="Top words")
     else:
         with words_col:
             st.info("Upload an image to see its top words.")

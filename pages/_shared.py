@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import re
@@ -126,6 +127,11 @@ def cached(max_entries: int, *, resource: bool = False, model_arg: bool = False,
     return wrap
 
 
+#: The last lines progress bars showed, (what, line), newest last: what a user saw while waiting (tests and
+#: bug reports read it; the bar itself is removed once the computation ends).
+RECENT_PROGRESS: collections.deque = collections.deque(maxlen=200)
+
+
 @contextmanager
 def progress_bar(what: str):
     """A progress bar with counts and time left for what ``explorer.progress`` reports inside the block.
@@ -143,6 +149,7 @@ def progress_bar(what: str):
             return
         last[0] = now
         fraction, line = timer.line(stage, done, total)
+        RECENT_PROGRESS.append((what, line))
         bar.progress(fraction or 0.0, text=f"{what}: {line} (change page or press Stop to cancel)")
 
     try:
@@ -166,6 +173,21 @@ def prepare(ref, coll: str, split: str) -> None:
                 api.embeddings(ref, coll)
             except USER_ERRORS:
                 pass  # the caller's own call shows the problem, once
+
+
+def prepare_top_words(ref, image, method: str) -> None:
+    """Before showing an image's top words: an "optimise" inversion not computed yet (minutes on a CPU) runs
+    here, uncached, under a progress bar; the page's cached call then re-ranks at once."""
+    try:
+        if api.top_words_ready(ref, image, method):
+            return
+    except USER_ERRORS:
+        return  # the page's own call reports the problem
+    with progress_bar("Inverting the generator by gradient descent (once per image)"):
+        try:
+            api.image_top_words(ref, image, method=method)
+        except USER_ERRORS:
+            pass
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -482,3 +482,35 @@ def test_a_megabyte_transcript_is_shown_cut(app_env, tmp_path, monkeypatch):
     box = at.text_area(key="keep_t2i_text").value
     assert len(box) < api.SHOWN_TEXT_CHARS + 60 and box.endswith("more characters not shown)")
     assert all(len(t.value) < api.SHOWN_TEXT_CHARS + 60 for t in at.text)
+
+
+def test_cold_computations_show_progress_with_counts(app_env, tmp_path, monkeypatch):
+    """Each one-off computation of a first visit reports done / total under a progress bar (what the
+    user sees while waiting; the bar is removed once it ends): the embeddings of a collection for
+    Hyperlinks, the projection for Joint space, an "optimise" inversion for top words."""
+    from explorer.api import generation, retrieval
+    from pages import _shared
+
+    monkeypatch.setenv("EXPLORER_CACHE", str(tmp_path / "cold-cache"))  # nothing on disk yet
+    retrieval._EMBEDDINGS.clear()  # nor in memory
+    generation._INVERSIONS.clear()
+    _shared.RECENT_PROGRESS.clear()
+    open_app("pages/5_hyperlinks.py", {"collection": "tiny", "model": "extra/gan_cls-tiny2.pt"})
+    seen = [f"{what}: {line}" for what, line in _shared.RECENT_PROGRESS]
+    assert any(s.startswith("Embedding") and " / " in s for s in seen), seen
+
+    _shared.RECENT_PROGRESS.clear()
+    retrieval._EMBEDDINGS.clear()
+    open_app("pages/4_joint_space.py", {"collection": "tiny", "model": "extra/gan_cls-tiny2.pt"})
+    seen = [f"{what}: {line}" for what, line in _shared.RECENT_PROGRESS]
+    assert any(s.startswith("Projecting") and " / " in s for s in seen), seen
+
+    _shared.RECENT_PROGRESS.clear()
+    at = open_app("pages/3_image_to_words.py", {"collection": "tiny", "model": "extra/gan_cls-tiny2.pt"})
+    at.radio(key="keep_i2w_method").set_value("optimise").run()
+    assert not at.exception and at.dataframe  # the top words are shown once the inversion ends
+    lines = [line for what, line in _shared.RECENT_PROGRESS if what.startswith("Inverting")]
+    assert lines and lines[-1].startswith("inverting the generator · 200 / 200"), lines
+    _shared.RECENT_PROGRESS.clear()
+    at.slider(key="keep_i2w_k").set_value(20).run()  # another k: the inversion is reused, no second wait
+    assert not _shared.RECENT_PROGRESS and len(at.dataframe[0].value) == 20
