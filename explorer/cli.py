@@ -182,6 +182,30 @@ def cmd_bench_quality(args) -> int:
     return 0
 
 
+def cmd_warm(args) -> int:
+    from .warm import cold_pairs, default_pairs, warm
+
+    if args.checkpoint:
+        if not args.collection:
+            raise ValueError("--checkpoint needs --collection (the collection to warm it on)")
+        pairs = [(ref, args.collection) for ref in args.checkpoint]
+    else:
+        pairs = default_pairs(all_shipped=args.all_shipped, collections=[args.collection] if args.collection else None)
+    if not pairs:
+        raise ValueError("nothing to warm: no collection with a usable checkpoint")
+    if args.list:
+        cold = set(cold_pairs(pairs))
+        for ref, name in pairs:
+            print(f"{'cold' if (ref, name) in cold else 'warm'}\t{ref}\t{name}")
+        return 0
+    from .paths import cache_dir
+
+    state_path = Path(args.state) if args.state else cache_dir() / "warm-state.json"
+    state = warm(pairs, state_path)
+    failed = [p for p in state["pairs"] if p["status"] == "failed"]
+    return 1 if failed and len(failed) == len(pairs) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="explorer", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"explorer {__version__}")
@@ -246,6 +270,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--full", action="store_true",
                    help="keep the modules embedding never uses (discriminators, decoders); default: leave them out")
     s.set_defaults(func=cmd_release)
+
+    s = sub.add_parser("warm", help="compute the app's one-off caches (hyperlink index, projection) ahead of a user")
+    s.add_argument("--collection", help="only this collection (default: every collection under the data root)")
+    s.add_argument("--checkpoint", action="append", help="this checkpoint (id or path; repeatable; needs --collection)")
+    s.add_argument("--all-shipped", action="store_true",
+                   help="also every shipped checkpoint on the collection it was trained on (default: each "
+                        "collection's default model only)")
+    s.add_argument("--list", action="store_true", help="only print which pairs are warm or cold")
+    s.add_argument("--state", help="progress state JSON (default: CACHE/warm-state.json)")
+    s.set_defaults(func=cmd_warm)
 
     s = sub.add_parser("bench", help="experiment tables (see explorer.bench_quality)")
     bench = s.add_subparsers(dest="bench_command", required=True)

@@ -5,7 +5,9 @@ resumes). An **ingest job** (kind ``INGEST_KIND``, made by ``submit_ingest``) ru
 from a folder of videos into a collection folder under ``paths.collections_dir()``; its options
 are kept in ``overrides``, its log in its own run directory, and it has ended well when the
 collection's ``ingest_report.json`` says ``complete`` (ingest is resumable, so "resume" simply runs
-it again and finished videos are skipped). The
+it again and finished videos are skipped). A **warm job** (``WARM_KIND``, ``submit_warm``) runs
+``explorer warm``: the app's one-off caches of the shipped models, ahead of a user (``explorer.warm``); its
+outcome is its state file ``warm.json`` in the run directory. The
 ``jobs`` table (SQLite in WAL mode, so the app's sessions and other processes read while one writes)
 records what was asked (kind, collection, epochs, device, seed, config overrides), where it runs
 (run directory, log file) and what happened (status, pid, times, return code, a message).
@@ -90,6 +92,8 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 MIGRATIONS = [_SCHEMA_V1]
 SCHEMA_VERSION = len(MIGRATIONS)
 INGEST_KIND = "ingest"
+WARM_KIND = "warm"
+WARM_STATE = "warm.json"  # a warm job's state file, in its run directory
 # ``explorer ingest`` options an ingest job may set (name -> type); anything else is refused
 INGEST_OPTIONS = {"transcripts": str, "segments": str, "gap_seconds": float, "segment_seconds": float,
                   "min_seconds": float, "max_seconds": float, "sample_fps": float, "workers": int, "force": bool}
@@ -294,6 +298,13 @@ def ingest_report(job: Job) -> dict | None:
         return None
 
 
+def warm_state(job: Job) -> dict | None:
+    """A warm job's state (``explorer.warm``), None before it wrote one."""
+    from .warm import read_state
+
+    return read_state(Path(job.run_dir) / WARM_STATE)
+
+
 def _exit_reason(job: Job, returncode: int | None) -> str:
     """Why a job's process ended without finishing, in words."""
     if returncode is not None and returncode < 0:
@@ -470,6 +481,13 @@ class JobStore:
         opts["source"] = str(src.resolve())
         return self._insert(INGEST_KIND, str(out), None, "cpu", 0, opts, False, f"ingest-{name}", start)
 
+    def submit_warm(self, all_shipped: bool = False, start: bool = True) -> Job:
+        """Record a warm job: ``explorer warm`` over every collection's default model (``all_shipped``: also
+        every shipped checkpoint on its own collection). Pairs already warm are skipped, so resuming it
+        simply runs it again."""
+        return self._insert(WARM_KIND, "(every collection)", None, "cpu", 0, {"all_shipped": bool(all_shipped)},
+                            False, "warm", start)
+
     def cancel(self, job_id: int, wait: float = 0.0, grace: float | None = None) -> Job:
         """Cancel a queued job, or stop a running one: SIGTERM to its process group, and return.
 
@@ -506,7 +524,7 @@ class JobStore:
         job = self.get(job_id)
         if job.status not in ("failed", "cancelled"):
             raise JobError(f"job {job.id} is {job.status}; only failed or cancelled jobs can be resumed")
-        if job.kind == INGEST_KIND:  # ingest resumes by itself: finished videos are skipped
+        if job.kind in (INGEST_KIND, WARM_KIND):  # they resume by themselves: finished videos / pairs are skipped
             with self._transaction() as con:
                 self._update(con, job.id, status="queued", resume=1, cancel_requested=None, pid=None, pid_start=None,
                              returncode=None, ended=None, message=None)
@@ -522,6 +540,9 @@ class JobStore:
 
     def command(self, job: Job) -> list[str]:
         """The ``explorer train`` (or ``explorer ingest``) command line of the job's next attempt."""
+        if job.kind == WARM_KIND:
+            cmd = [self.python, "-m", "explorer.cli", "warm", "--state", str(Path(job.run_dir) / WARM_STATE)]
+            return cmd + (["--all-shipped"] if job.config_overrides.get("all_shipped") else [])
         if job.kind == INGEST_KIND:
             opts = job.config_overrides
             cmd = [self.python, "-m", "explorer.cli", "ingest", opts["source"], "--out", job.collection]
@@ -563,6 +584,8 @@ class JobStore:
     def _finish(self, con, job: Job, returncode: int | None) -> None:
         if job.kind == INGEST_KIND:
             return self._finish_ingest(con, job, returncode)
+        if job.kind == WARM_KIND:
+            return self._finish_warm(con, job, returncode)
         outcome = run_outcome(job.run_dir)
         last = job.last_good()
         where = (f"last good checkpoint: {last['path']} (epoch {last['epoch']}, step {last['global_step']})"
@@ -591,6 +614,22 @@ class JobStore:
             err = _log_error_line(job.log_path)
             message = (f"{_exit_reason(job, returncode)}; finished videos are kept (resume skips them)"
                        + (f" — {err}" if err else ""))
+        self._update(con, job.id, status=status, ended=time.time(), returncode=returncode, message=message)
+
+    def _finish_warm(self, con, job: Job, returncode: int | None) -> None:
+        state = warm_state(job)
+        if state is not None and state.get("complete"):
+            counts: dict[str, int] = {}
+            for p in state["pairs"]:
+                counts[p["status"]] = counts.get(p["status"], 0) + 1
+            status = "finished"
+            message = f"{len(state['pairs'])} model/collection pair(s): " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        elif job.cancel_requested:
+            status, message = "cancelled", "cancelled; what was computed is kept (resume skips it)"
+        else:
+            status = "failed"
+            err = _log_error_line(job.log_path)
+            message = f"{_exit_reason(job, returncode)}" + (f" — {err}" if err else "")
         self._update(con, job.id, status=status, ended=time.time(), returncode=returncode, message=message)
 
     def reconcile(self) -> list[Job]:

@@ -139,14 +139,25 @@ def show_model(model_ref: str) -> None:
     rows = [{"rank": t["rank"], "keyframe": ui.thumb(coll, t["id"]), "relevant": "✓ yes" if t["relevant"] else "✗ no",
              "cosine": t["score"], "id": t["id"], "category": t["category"], "transcript": t["snippet"],
              **({"video": t["video"] or ""} if collection.has_times else {})} for t in res["targets"]]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", row_height=56,
-                 height=min(56 * len(rows) + 40, 1200),
+    event = st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", row_height=56,
+                 height=min(56 * len(rows) + 40, 1200), key=f"hl_table_{model_ref}", on_select="rerun",
+                 selection_mode="single-row",
                  column_config={"keyframe": st.column_config.ImageColumn("keyframe", width="small"),
                                 "cosine": st.column_config.NumberColumn("cosine", format="%.3f", width=70),
                                 "rank": st.column_config.NumberColumn(width="small"),
                                 "relevant": st.column_config.TextColumn("rel.", width="small",
                                                                         help="same category as the anchor"),
                                 "transcript": st.column_config.TextColumn(width="large")})
+    # The table cuts long transcripts (and side by side, most of them): the selected row's is shown whole.
+    chosen = (event.selection.rows if event is not None and hasattr(event, "selection") else []) or []
+    if chosen and chosen[0] < len(res["targets"]):
+        t = res["targets"][chosen[0]]
+        full = api.segment_info(collection, t["id"])
+        st.markdown(f"**#{t['rank']} {ui.esc(t['id'])}** · {ui.esc(str(t['category']))} · cosine {t['score']:.3f}"
+                    + (" · relevant" if t["relevant"] else " · not relevant"))
+        st.text(api.shown_text(full["text"]))
+    else:
+        st.caption("Select a row (its left edge) to read the target's whole transcript here.")
     if collection.has_times and res["targets"]:
         by_rank = {t["rank"]: t for t in res["targets"]}
         pick = st.selectbox("Play a target", list(by_rank), key=f"hl_play_{model_ref}",

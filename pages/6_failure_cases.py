@@ -124,14 +124,15 @@ with worst_col:
                         if wrong is not None:
                             st.markdown(f"**#{wrong['rank']} {ui.esc(wrong['id'])}** ({ui.esc(str(wrong['category']))})")
                             ui.play_segment(coll, wrong["id"])
-            thumbs = [ui.thumb(coll, t["id"]) for t in res["targets"]]
-            cols = st.columns(10)
-            for j, t in enumerate(res["targets"][:10]):
-                with cols[j]:
-                    st.image(thumbs[j], width=56)
-                    cat = str(t["category"])
-                    st.caption(("✓ " if t["relevant"] else "✗ ") + ui.esc(cat if len(cat) <= 10 else cat[:9] + "…"),
-                               help=f"{t['id']} · {cat} · cosine {t['score']:.3f}")
+            # One row of keyframes captioned by rank and relevance only (a category name in a 56-px column would
+            # wrap mid-word); the wrong targets' categories follow in one line that wraps between words.
+            top = res["targets"][:10]
+            st.image([ui.thumb(coll, t["id"]) for t in top], width=56,
+                     caption=[f"#{t['rank']} {'✓' if t['relevant'] else '✗'}" for t in top])
+            wrong_ones = [t for t in top if not t["relevant"]]
+            if wrong_ones:
+                st.caption("Wrong: " + " · ".join(f"#{t['rank']} {ui.esc(str(t['category']))} ({t['score']:.2f})"
+                                                  for t in wrong_ones))
 
 with st.expander("Confusion matrix of all categories (share of top-10 places)"):
     conf = ui.guard(ui.confusion, ref, coll, split, what="Confusion")

@@ -158,6 +158,8 @@ def job_panel(i: int) -> None:
         st.error(err)  # built from ui.message(), already escaped
     if job.kind == "ingest":
         return ingest_panel(job)
+    if job.kind == "warm":
+        return warm_panel(job)
     st.markdown(f"**Job {job.id}** · {STATUS_ICON.get(job.status, '')} **{job.status}** · {job.kind} on "
                 f"{ui.esc(Path(job.collection).name)} · {job.epochs} epochs · device {job.device} · seed {job.seed}"
                 + (f" · pid {job.pid}" if job.status == "running" else ""))
@@ -232,6 +234,31 @@ def job_panel(i: int) -> None:
             st.image(str(grid), caption=f"{grid.name}: 8 val transcripts x 8 noise vectors", width="stretch")
         else:
             st.caption("The sample grid appears after the first epoch (generative kinds only).")
+    _log(job)
+
+
+def warm_panel(job) -> None:
+    """A job of ``explorer warm`` (started from the Overview page): pairs done, the current stage, its log."""
+    st.markdown(f"**Job {job.id}** · {STATUS_ICON.get(job.status, '')} **{job.status}** · warming the app's caches "
+                + ("of every shipped model" if job.config_overrides.get("all_shipped") else "of the default models")
+                + (f" · pid {job.pid}" if job.status == "running" else ""))
+    prog = api.warm_progress(job)
+    if prog["total"]:
+        left = f" · about {api.format_seconds(prog['eta_s'])} left" if prog["eta_s"] else ""
+        st.progress(prog["done"] / prog["total"], text=f"{prog['done']} of {prog['total']} model/collection pair(s){left}")
+        st.dataframe(pd.DataFrame(prog["pairs"]), hide_index=True, width="stretch")
+    if job.status == "failed":
+        st.error(f"Failed: {ui.esc(job.message)}")
+    elif job.status == "finished":
+        st.success(f"Finished: {ui.esc(job.message or '')}")
+    elif job.status == "cancelled":
+        st.warning(ui.esc(job.message or "cancelled"))
+    b = st.columns(4)
+    if job.active and not job.cancel_requested:
+        b[0].button("Cancel", key=f"cancel_{job.id}", on_click=_cancel, args=(job.id,), type="primary")
+    if job.status in ("failed", "cancelled"):
+        b[1].button("Resume", key=f"resume_{job.id}", on_click=_resume, args=(job.id,),
+                    help="Run it again: pairs already warm are skipped")
     _log(job)
 
 

@@ -329,6 +329,19 @@ def jobs():
     return _jobs(str(api.jobs_db_path()))
 
 
+@st.cache_data(show_spinner=False, max_entries=16, ttl=600)
+def _cold_pairs(coll: str, coll_stamp: tuple, checkpoints_stamp: tuple, warm_stamp: tuple) -> list[tuple[str, str]]:
+    return api.cold_pairs(coll)
+
+
+def cold_pairs(coll: str, warm_job) -> list[tuple[str, str]]:
+    """``api.cold_pairs`` of a collection (about a second: it looks up every shipped model's caches),
+    recomputed when the collection, the checkpoints or the warm job's status change."""
+    listing = tuple((e["id"], e["mtime"]) for e in checkpoints())
+    return _cold_pairs(coll, api.collection_stamp(coll), listing,
+                       (warm_job.id, warm_job.status) if warm_job is not None else None)
+
+
 def poll_jobs() -> list:
     """Bring the jobs table up to date (finished / crashed processes, queued jobs to start)."""
     try:

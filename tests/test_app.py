@@ -514,3 +514,49 @@ def test_cold_computations_show_progress_with_counts(app_env, tmp_path, monkeypa
     _shared.RECENT_PROGRESS.clear()
     at.slider(key="keep_i2w_k").set_value(20).run()  # another k: the inversion is reused, no second wait
     assert not _shared.RECENT_PROGRESS and len(at.dataframe[0].value) == 20
+
+
+def test_overview_offers_to_warm_cold_caches_and_the_job_warms_them(app_env, tmp_path, monkeypatch):
+    """First start: the Overview says which models have cold caches and runs ``explorer warm`` as a background
+    job; once it ends the pages find the hyperlink index and projection on disk, and the offer is gone."""
+    import time
+
+    from explorer import api
+    from explorer.jobs import JobStore, warm_state
+
+    monkeypatch.setenv("EXPLORER_CACHE", str(tmp_path / "cold-cache"))
+    at = open_app(None, {"collection": "tiny"})
+    assert "have not computed their one-off caches" in shown(texts(at))
+    cold = api.cold_pairs("tiny")
+    assert ("extra/gan_cls-tiny.pt", "tiny") in cold
+    at.button(key="warm_defaults").click().run()
+    assert not at.exception
+    store = JobStore(os.environ["EXPLORER_JOBS_DB"])
+    deadline = time.time() + 240
+    while time.time() < deadline and store.reconcile()[0].active:
+        time.sleep(0.5)
+    job = store.list()[0]
+    assert job.kind == "warm" and job.status == "finished", (job.status, job.message, api.job_log_tail(job.log_path))
+    state = warm_state(job)
+    assert state["complete"] and {(p["checkpoint"], p["collection"]) for p in state["pairs"]} >= set(cold)
+    assert all(p["status"] == "done" for p in state["pairs"])
+    assert api.cold_pairs("tiny") == []
+    at.run()
+    assert "have not computed their one-off caches" not in shown(texts(at)) and not at.exception
+    at.switch_page("pages/7_training.py").run()  # the job is listed with its pairs
+    assert not at.exception and "warming the app's caches" in shown(texts(at))
+
+
+def test_overview_offers_a_text_only_view_of_a_mostly_imageless_collection(app_env, tmp_path, monkeypatch):
+    from .test_app_api import _mostly_imageless
+
+    data = tmp_path / "data"
+    _mostly_imageless(data / "pascalish")
+    monkeypatch.setenv("EXPLORER_DATA", str(data))
+    at = open_app(None, {"collection": "pascalish"})
+    assert "Text-only view" in texts(at) and any("text-only view" in shown(w.value) for w in at.warning)
+    at.button(key="text_view_button").click().run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Texts"] == "48"  # every text, not the 12 with a keyframe
+    table = next(d.value for d in at.dataframe if "P@10" in d.value.columns)
+    assert len(table) == 4 and "P@10" in table.columns

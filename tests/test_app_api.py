@@ -281,3 +281,34 @@ def test_hyperlinks_ready_says_when_no_embedding_is_needed(app_env):
     api.hyperlink_index(ref, coll, split)
     assert api.hyperlinks_ready(ref, coll, split)
     assert not api.hyperlinks_ready(ref, coll, split, k=7)  # another cut-off: not computed yet
+
+
+def _mostly_imageless(root: Path, per_category: int = 12) -> Path:
+    """A pairs.tsv collection shaped like Pascal Sentence here: every row has a text, only one category's rows
+    have their image."""
+    from .conftest import make_folder_collection
+
+    src = make_folder_collection(root / "src", per_category=per_category)
+    rows = ["id\tcategory\timage_path\ttext_path\tsplit"]
+    for line in (src / "segments.tsv").read_text().splitlines()[1:]:
+        sid, _split, cat = line.split("\t")
+        rows.append(f"{sid}\t{cat}\t{'src/' + sid + '.png' if cat == 'sunflower' else ''}\tsrc/{sid}.txt\t")
+    (root / "pairs.tsv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_text_view_ranks_every_text_of_a_mostly_imageless_collection(tmp_path):
+    root = _mostly_imageless(tmp_path / "pascalish")
+    coll = api.get_collection(str(root))
+    n_all = len((root / "pairs.tsv").read_text().splitlines()) - 1
+    assert api.text_view_available(coll) and len(coll) < n_all / 2
+    assert any("text-only view" in w for w in api.collection_warnings(coll))
+    view = api.text_view(coll)
+    rows = view["per_category"]
+    assert view["n_texts"] == n_all and view["n_categories"] == len(rows) - 1 == 4
+    assert rows[-1]["category"] == "(all)" and rows[-1]["n"] == n_all
+    assert rows[-1]["p@k"] > 0.5  # each category's texts share their words: far above random (0.25)
+    from .conftest import make_folder_collection
+
+    complete = api.get_collection(str(make_folder_collection(tmp_path / "complete", per_category=3)))
+    assert not api.text_view_available(complete)  # nothing skipped: no view to offer

@@ -26,7 +26,7 @@ from .collections import (  # noqa: F401
     DEFAULT_COLLECTION, data_problem, list_collections, default_collection, collection_stamp, get_collection,
     collection_summary, collection_warnings, split_choices, default_split, PLAYABLE_VIDEO, segment_video,
     segment_index, segment_info, segments_table, search_segments, thumbnails, thumbnail_uri, keyframe,
-    selection_rows, selection_csv,
+    selection_rows, selection_csv, text_view_available, text_view,
 )
 from .checkpoints import (  # noqa: F401
     DEFAULT_KIND, load_model, extra_checkpoint_dirs, checkpoint_folders, list_checkpoints, resolve_checkpoint,
@@ -48,5 +48,5 @@ from .analysis import (  # noqa: F401
 )
 from .jobs import (  # noqa: F401
     jobs_db_path, job_store, run_curves, run_progress, ingest_progress, transcript_sources, job_log_tail,
-    latest_sample_grid, parse_overrides,
+    latest_sample_grid, parse_overrides, warm_pairs, cold_pairs, warm_job, warm_progress,
 )

@@ -104,3 +104,49 @@ def parse_overrides(text: str) -> dict:
 
     pairs = [p for p in re.split(r"[\s,]+", text or "") if p.strip()]
     return parse(pairs)
+
+
+def warm_pairs(collection: str | None = None, all_shipped: bool = True) -> list[tuple[str, str]]:
+    """(checkpoint id, collection) pairs ``explorer warm`` computes: each collection's default model, and with
+    ``all_shipped`` every shipped checkpoint on its own collection (``collection``: only those of it)."""
+    from ..warm import default_pairs
+
+    return default_pairs(all_shipped=all_shipped, collections=[collection] if collection else None)
+
+
+def cold_pairs(collection: str | None = None, all_shipped: bool = True) -> list[tuple[str, str]]:
+    """The ``warm_pairs`` whose hyperlink index (default split) or projection is not on disk yet: their first
+    visit of Hyperlinks / Joint space computes for minutes."""
+    from ..warm import cold_pairs as cold
+
+    return cold(warm_pairs(collection, all_shipped))
+
+
+def warm_job(store=None):
+    """The warm job to show: a queued or running one, else the most recent (None when there was none)."""
+    from ..jobs import WARM_KIND
+
+    jobs = [j for j in (store or job_store()).list() if j.kind == WARM_KIND]
+    active = [j for j in jobs if j.active]
+    return (active or sorted(jobs, key=lambda j: j.created, reverse=True) or [None])[0]
+
+
+def warm_progress(job) -> dict:
+    """Where a warm job stands: {"done": pairs finished (done, skipped or failed), "total", "current": the pair
+    and stage being computed with its done / total (None between pairs), "eta_s": seconds left estimated
+    from the pairs computed so far (None before one is), "pairs": the state's rows}."""
+    from ..jobs import warm_state
+
+    state = warm_state(job) or {"pairs": [], "current": None}
+    rows = state["pairs"]
+    finished = [p for p in rows if p["status"] in ("done", "skipped", "failed")]
+    computed = [p["seconds"] for p in rows if p["status"] == "done" and p["seconds"]]
+    left = sum(1 for p in rows if p["status"] in ("pending", "running"))
+    cur = state.get("current")
+    current = None
+    if cur is not None and cur.get("pair") is not None and cur["pair"] < len(rows):
+        row = rows[cur["pair"]]
+        current = {"checkpoint": row["checkpoint"], "collection": row["collection"], "stage": cur["stage"],
+                   "done": cur["done"], "total": cur["total"]}
+    return {"done": len(finished), "total": len(rows), "current": current, "pairs": rows,
+            "eta_s": (sum(computed) / len(computed)) * left if computed and left else None}

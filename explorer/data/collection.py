@@ -233,8 +233,10 @@ def _inside(root: Path, rel: str, where: str) -> Path:
 # --------------------------------------------------------------------------------------------- loaders
 
 
-def load_pairs_tsv(root: Path, name: str | None = None) -> Collection:
-    """Load the ``pairs.tsv`` layout. Rows without an image file are skipped *and reported*."""
+def load_pairs_tsv(root: Path, name: str | None = None, texts_only: bool = False) -> Collection:
+    """Load the ``pairs.tsv`` layout. Rows without an image file are skipped *and reported*; with
+    ``texts_only`` they are kept without a keyframe (``image_path`` None: a text-only view, e.g. Pascal
+    Sentence's 1,000 texts of which 47 have their image)."""
     root = Path(root)
     tsv = root / "pairs.tsv"
     rows = _read_tsv(tsv)
@@ -250,13 +252,12 @@ def load_pairs_tsv(root: Path, name: str | None = None) -> Collection:
         if not sid:
             raise CollectionError(f"{tsv} line {n}: empty id")
         img_rel = (row.get("image_path") or "").strip()
-        if not img_rel:
-            skipped.append(f"{sid}: no image listed")
-            continue
-        img = _inside(root, img_rel, f"{tsv} line {n} (segment {sid!r}, image_path)")
-        if not img.is_file():
-            skipped.append(f"{sid}: image file missing ({img_rel})")
-            continue
+        img = _inside(root, img_rel, f"{tsv} line {n} (segment {sid!r}, image_path)") if img_rel else None
+        if img is None or not img.is_file():
+            if not texts_only:
+                skipped.append(f"{sid}: no image listed" if img is None else f"{sid}: image file missing ({img_rel})")
+                continue
+            img = None
         txt_rel = (row.get("text_path") or "").strip()
         if not txt_rel:
             raise CollectionError(f"{tsv} line {n}: segment {sid!r} has no text_path")
@@ -415,6 +416,15 @@ def load_collection(name_or_path: str | Path) -> Collection:
         raise CollectionError(f"{root}: no segments (expected <id>.jpg|.png + <id>.txt pairs, a pairs.tsv, or a "
                               "segments.tsv; see docs/collections.md)")
     return LOADERS[layout](root, name=root.name)
+
+
+def load_text_view(name_or_path: str | Path) -> Collection:
+    """Every row of a ``pairs.tsv`` collection with its transcript, keyframe or not (``load_pairs_tsv``'s
+    ``texts_only``): for collections whose images are mostly missing."""
+    root = resolve_collection_path(name_or_path)
+    if detect_layout(root) != "pairs_tsv":
+        raise CollectionError(f"{root.name}: a text-only view needs the pairs.tsv layout")
+    return load_pairs_tsv(root, name=f"{root.name} (texts only)", texts_only=True)
 
 
 def list_collection_names() -> list[str]:
