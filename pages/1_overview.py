@@ -98,10 +98,10 @@ def _warm_panel(was_active: bool) -> None:
             "computes keyframes, visual features, embeddings and the projection, minutes on a CPU "
             "(bench/results/app.md, cold path). Warm them now in the background, with progress here; the "
             "pages stay usable.", icon=":material/hourglass_top:")
-    c = st.columns([1, 1, 3])
+    c = st.columns([1, 1, 1])
     c[0].button("Warm the default models", key="warm_defaults", on_click=_start_warm, args=(False,),
                 help="Each collection's default model (what the sidebar opens)")
-    c[1].button("Warm every shipped model", key="warm_all", on_click=_start_warm, args=(True,),
+    c[1].button("Warm all shipped models", key="warm_all", on_click=_start_warm, args=(True,),
                 help="Also every shipped checkpoint on the collection it was trained on (side-by-side views)")
 
 

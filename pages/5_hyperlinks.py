@@ -131,13 +131,18 @@ def show_model(model_ref: str) -> None:
     if res is None:
         return
     m = st.columns(3)
-    m[0].metric("P@10", "—" if res["pk"] is None else f"{res['pk']:.2f}")
+    few = res["n_gallery"] < res["k"]  # P@k still divides by k: say how many targets there are
+    m[0].metric(f"P@{res['k']}" + (f" (only {res['n_gallery']} targets)" if few else ""),
+                "—" if res["pk"] is None else f"{res['pk']:.2f}",
+                help=f"P@{res['k']} divides by {res['k']} even when fewer targets exist" if few else None)
     m[1].metric("AP", "—" if res["ap"] is None else f"{res['ap']:.3f}")
     m[2].metric("Relevant targets", f"{res['n_relevant']:,} / {res['n_gallery']:,}")
     if res["ap"] is None:
         st.warning("No other segment of this split has the anchor's category: P@10 and AP are undefined.")
+    has_text = any(t["snippet"] for t in res["targets"])  # Wikipedia's features come without their texts
     rows = [{"rank": t["rank"], "keyframe": ui.thumb(coll, t["id"]), "relevant": "✓ yes" if t["relevant"] else "✗ no",
-             "cosine": t["score"], "id": t["id"], "category": t["category"], "transcript": t["snippet"],
+             "cosine": t["score"], "id": t["id"], "category": t["category"],
+             **({"transcript": t["snippet"]} if has_text else {}),
              **({"video": t["video"] or ""} if collection.has_times else {})} for t in res["targets"]]
     event = st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", row_height=56,
                  height=min(56 * len(rows) + 40, 1200), key=f"hl_table_{model_ref}", on_select="rerun",
@@ -150,7 +155,9 @@ def show_model(model_ref: str) -> None:
                                 "transcript": st.column_config.TextColumn(width="large")})
     # The table cuts long transcripts (and side by side, most of them): the selected row's is shown whole.
     chosen = (event.selection.rows if event is not None and hasattr(event, "selection") else []) or []
-    if chosen and chosen[0] < len(res["targets"]):
+    if not has_text:
+        pass
+    elif chosen and chosen[0] < len(res["targets"]):
         t = res["targets"][chosen[0]]
         full = api.segment_info(collection, t["id"])
         st.markdown(f"**#{t['rank']} {ui.esc(t['id'])}** · {ui.esc(str(t['category']))} · cosine {t['score']:.3f}"

@@ -2,7 +2,9 @@
 
 It types a transcript and sees generated images, lasso- and box-selects points of the joint space (the
 selection table and CSV export appear), opens an anchor's hyperlinks (from a shared URL and from the
-Failure cases page), and saves a screenshot of every page to ``test-artifacts/screenshots/``.
+Failure cases page), opens the real Wikipedia (features only) and Pascal Sentence (47 of 1,000 images) collections
+with the shipped checkpoints (integration: ../shared), and saves a screenshot of every page to
+``test-artifacts/screenshots/``.
 Chromium comes from ``scripts/browser-setup.sh`` (Debian package ``chromium``; never ``playwright
 install``); without it the test skips, saying so.
 """
@@ -343,3 +345,77 @@ def test_hyperlinks_plays_a_target_segment_from_its_start(video_server):
         t = _video_state(page, 1)["t"]
         assert want[1] < t < want[1] + 5, (t, want[1])
         shot(page, "5e_hyperlinks_video_playback")
+
+
+@pytest.fixture
+def shared_server(app_env, shared_data, tmp_path, monkeypatch):
+    """The app on the real data root (../shared/data) with the shipped checkpoints, as a new user starts it."""
+    _need_browser()
+    for name in ("wikipedia", "pascal_sentence"):
+        if not (shared_data / name).is_dir():
+            pytest.skip(f"../shared/data/{name} is not available")
+    monkeypatch.setenv("EXPLORER_DATA", str(shared_data))
+    monkeypatch.delenv("EXPLORER_SHIPPED", raising=False)  # the repository's shipped checkpoints
+    monkeypatch.setenv("EXPLORER_CHECKPOINTS", str(tmp_path / "no-extra"))
+    monkeypatch.setenv("EXPLORER_COLLECTIONS", str(tmp_path / "no-ingested"))
+    with _streamlit(tmp_path) as url:
+        yield url
+
+
+def _alerts(page, kind: str) -> str:
+    return " ".join(page.locator(f'[data-testid="stAlertContentWarning"], [data-testid="stAlertContent{kind}"]')
+                    .all_inner_texts())
+
+
+@pytest.mark.integration
+def test_wikipedia_and_pascal_sentence_in_a_real_browser(shared_server):
+    """The two collections a walkthrough found broken: Wikipedia (features only) opens with its own shipped
+    model, a keyframe placeholder and numbers; Pascal Sentence (47 of 1,000 images) says so at the top of
+    every page and offers a text-only view of all its texts."""
+    from explorer.data.collection import load_collection
+
+    wiki = load_collection("wikipedia")
+    anchor = next(s.id for s in wiki.segments if s.split == "test")
+    with _chromium_page(height=1400) as page:
+        page.goto(shared_server + "/overview?collection=wikipedia")
+        settle(page)
+        model = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(1).locator("input").input_value()
+        assert model.endswith("wikipedia (shipped)"), model  # a model trained on Wikipedia, not a flowers one
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0, _alerts(page, "Error")
+        shot(page, "8a_wikipedia_overview")
+
+        page.goto(shared_server + f"/hyperlinks?collection=wikipedia&anchor={anchor}&split=test")
+        settle(page)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for()
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0, _alerts(page, "Error")
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert f"Anchor {anchor}" in main and "P@10" in main and "None" not in main.split("Relevant targets")[0]
+        assert page.locator('img[src^="data:image/svg+xml"]').count() >= 1  # the "no keyframe" placeholder
+        shot(page, "8b_wikipedia_hyperlinks")
+
+        page.goto(shared_server + "/failures?collection=wikipedia&split=test")
+        settle(page)
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0, _alerts(page, "Error")
+        shot(page, "8c_wikipedia_failure_cases")
+
+        page.goto(shared_server + "/overview?collection=pascal_sentence")
+        settle(page)
+        warnings = _alerts(page, "Warning")
+        assert "953 of 1,000 rows" in warnings and "same category" in warnings, warnings
+        page.get_by_role("button", name="Show the text-only view").click()
+        page.get_by_text("Every text is an anchor ranking the 999 others").wait_for()
+        settle(page)
+        assert "1,000" in page.locator('[data-testid="stMetric"]').filter(has_text="Texts").inner_text()
+        shot(page, "9a_pascal_sentence_overview_text_only_view")
+
+        page.goto(shared_server + "/hyperlinks?collection=pascal_sentence")
+        settle(page)
+        assert "953 of 1,000 rows" in _alerts(page, "Warning")  # at the top of every page
+        # the table cuts transcripts: selecting a row shows the target's whole transcript under it
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.wait_for()
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 14, box["y"] + 35 + 28)  # the first row's selection box (header ~35 px, rows 56)
+        page.get_by_text("cosine ").filter(has_text="#1 ").first.wait_for()
+        settle(page)
+        shot(page, "9b_pascal_sentence_hyperlinks_whole_transcript")
