@@ -51,7 +51,7 @@ from .paths import REPO_ROOT, runs_dir
 #: Table 2 rows, in the paper's order (then anything else requested)
 TABLE2_ORDER = ("text-only", "visual-only", "multimodal_ae", "bidnn", "gan_cls", "cmgan", "contrastive")
 #: kinds not in Table 2 that the default run includes when registered
-EXTRA_ORDER = ("cca", "kcca", "cfa", "corrae", "dcca")
+EXTRA_ORDER = ("cca", "kcca", "cfa", "corrae", "dcca", "jrl", "lgcfl", "cmdn", "deepsm", "ccl")
 BASELINES = ("text-only", "visual-only")
 K = 10
 #: Configuration the bench uses unless ``overrides`` say otherwise. GAN-CLS runs the setting selected on
@@ -262,7 +262,22 @@ def _checkpoint_info(path: Path) -> dict:
     return {"val_p@10": metrics.get("val_p@10"), "val_map": metrics.get("val_map"),
             "train_seconds": meta.get("train_seconds"), "run_seconds": run_seconds,
             "epoch": (meta.get("progress") or {}).get("epoch"),
-            "supervised": bool(cfg.get("semantic", False)), "config": cfg}
+            "supervised": _uses_labels(meta.get("kind"), cfg), "config": cfg}
+
+
+def _uses_labels(kind: str | None, cfg: dict) -> bool:
+    """Whether a run's kind and config trained with the category labels (the † of the tables)."""
+    from .models import MODELS
+    from .models.base import config_from_dict
+
+    if kind not in MODELS:
+        return False
+    model_cls, config_cls = MODELS[kind]
+    try:
+        config = config_from_dict(config_cls, cfg, from_checkpoint=True)
+    except (TypeError, ValueError):
+        return bool(cfg.get("semantic", False))
+    return model_cls.uses_labels(config)
 
 
 def evaluate_model(name: str, kind: str, coll, collection_arg: str, seeds: list[int], *, run_root: Path,
@@ -475,7 +490,7 @@ def render_markdown(result: dict) -> str:
              if entries[m]["status"] != "ok"]
     if notes:
         lines += ["", "Not in the table:", *notes]
-    lines += ["", "† uses category labels in training (CM-GANs' semantic constraint): not comparable as an "
+    lines += ["", "† uses category labels in training (CM-GANs' semantic constraint, JRL, LGCFL, DeepSM, CCL): not comparable as an "
               "unsupervised model. ‡ deterministic closed-form fit (seeds change nothing)."]
     if SEMANTIC_SPACE_ROW in ok:
         lines += ["", f"{SEMANTIC_SPACE_ROW}: the cmgan runs above, not retrained, with each modality embedded as the "

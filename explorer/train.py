@@ -331,8 +331,10 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
             image_grid(grid, ncols=8).save(png, format="PNG")
             ckpt_io.atomic_write_bytes(run_dir / "samples" / f"epoch_{epoch + 1:03d}.png", png.getvalue())
         log.write({"type": "epoch", "epoch": epoch + 1, "step": progress["global_step"], **metrics, "seconds": seconds})
-        improved = metrics["val_p@10"] > best_p10
-        best_p10 = max(best_p10, metrics["val_p@10"])
+        # a kind trained in stages (cmdn) is not a finished model before its last stage: never selected then
+        improved = model.selectable() and metrics["val_p@10"] > best_p10
+        if improved:
+            best_p10 = metrics["val_p@10"]
         if improved:
             # best.pt first: latest.pt records best_p10, so a kill between the two writes must not
             # leave a latest.pt that claims a best checkpoint which was never written.

@@ -115,7 +115,7 @@ def test_kcca_nystroem_reproduces_the_kernel_on_landmarks_and_median_gamma():
 
 def test_fresh_models_match_state_dict_shapes():
     spec = DataSpec("features:builtin", 128, "builtin", 10, 10)
-    for kind in ("cca", "kcca", "cfa"):
+    for kind in ("cca", "kcca", "cfa", "jrl", "lgcfl"):
         cls, cfg = MODELS[kind]
         a, b = cls(cfg(), spec), cls(cfg(), spec)
         b.load_state_dict(a.state_dict())  # no fit needed: shapes come from config + spec
@@ -142,3 +142,59 @@ def test_train_checkpoint_round_trip_and_beats_random(kind, tiny_collection, tmp
     # the same numbers from a second evaluation (deterministic embeddings)
     again = evaluate(str(best), str(tiny_collection), split="test", progress=False)
     assert again["hyperlinking"] == res["hyperlinking"]
+
+
+def test_lgcfl_group_lasso_is_least_squares_without_prior_and_drops_whole_groups():
+    from explorer.models.lgcfl import feature_groups, group_lasso_regression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 12))
+    w_true = np.zeros((12, 3))
+    w_true[:4] = rng.normal(size=(4, 3))  # only the first group of 4 features matters
+    y = x @ w_true + 0.01 * rng.normal(size=(200, 3))
+    groups = feature_groups(12, 3)
+    assert [list(g) for g in groups] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    w0, _ = group_lasso_regression(x, y, groups, lam=0.0, iterations=3, ridge=0.0)
+    np.testing.assert_allclose(w0, np.linalg.lstsq(x, y, rcond=None)[0], atol=1e-8)
+    w, obj = group_lasso_regression(x, y, groups, lam=50.0, iterations=30)
+    norms = [np.linalg.norm(w[g]) for g in groups]
+    assert norms[0] > 1.0 and norms[1] < 1e-3 and norms[2] < 1e-3  # the useless groups go as wholes
+    assert all(b <= a + 1e-9 for a, b in zip(obj, obj[1:]))  # IRLS never increases the objective
+
+
+def test_jrl_graph_and_sparse_rows():
+    from explorer.models.jrl import JrlConfig, joint_graph_laplacian, jrl_fit
+
+    rng = np.random.default_rng(1)
+    label = np.repeat(np.arange(3), 20)
+    label[::10] = -1  # a few unlabelled rows: heat-kernel edges
+    xi = rng.normal(size=(60, 10)) + np.eye(3)[np.maximum(label, 0)] @ rng.normal(size=(3, 10)) * 3
+    xt = rng.normal(size=(60, 6)) + np.eye(3)[np.maximum(label, 0)] @ rng.normal(size=(3, 6)) * 3
+    L = joint_graph_laplacian(xi, xt, label, knn=5, heat=1.0).toarray()
+    np.testing.assert_allclose(L, L.T)
+    np.testing.assert_allclose(L.sum(1), 0, atol=1e-9)  # a Laplacian
+    assert all(L[i, 60 + i] < 0 for i in range(60))  # each segment's image and text are joined
+    same = [(i, j) for i in range(60) for j in range(60) if i != j and L[i, j] < 0]
+    assert all(label[i] == label[j] for i, j in same if label[i] >= 0 and label[j] >= 0)  # labelled: same category only
+    xi[:, 9] = rng.normal(size=60) * 0.01  # a feature with no information
+    fit = jrl_fit(xi, xt, label, 3, JrlConfig(lambda_sparse=20.0, iterations=20))
+    rows = np.linalg.norm(fit["p_image"], axis=1)
+    assert rows[9] < 0.05 * rows.max()  # the l2,1 prior switches the useless input feature off
+    assert fit["objective"][-1] <= fit["objective"][0]
+
+
+@pytest.mark.parametrize("kind", ["jrl", "lgcfl"])
+def test_label_projections_fit_a_feature_collection_and_beat_random(kind, tmp_path):
+    """JRL and LGCFL (supervised, closed form) on a generated Wikipedia-layout collection, rebuilt from the
+    checkpoint alone; raw pixels (12,288-d) are refused with a message instead of hours of solving."""
+    from .test_models_neural import make_feature_collection
+
+    root = make_feature_collection(tmp_path / "feat")
+    run = train(kind, str(root), device="cpu", out=tmp_path / kind, progress_bar=False)
+    ckpt = ckpt_io.load(run / "best.pt")
+    assert ckpt["kind"] == kind and MODELS[kind][0].uses_labels(MODELS[kind][1]())
+    res = evaluate(str(run / "best.pt"), str(root), split="test", progress=False)
+    # 4 balanced categories, 40 test segments: random MAP ~ 0.25
+    assert res["hyperlinking"]["map"] > 0.8 and res["crossmodal"]["img2txt"] > 0.7 and res["crossmodal"]["txt2img"] > 0.7, res
+    with pytest.raises(ValueError, match="at most 4096 features"):
+        MODELS[kind][0](MODELS[kind][1](), DataSpec("pixels64", 3 * 64 * 64, "word2vec", 100, 4))

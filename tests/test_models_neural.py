@@ -1,4 +1,4 @@
-"""The feature-vector neural kinds: multimodal_ae, bidnn, cmgan, corrae, dcca, contrastive.
+"""The feature-vector neural kinds: multimodal_ae, bidnn, cmgan, corrae, dcca, contrastive, cmdn, deepsm, ccl.
 
 Per kind: the embedding contract (shapes, eval determinism, batch independence), that a train step
 moves the parameters, state_dict round trips (standardisation statistics included), weight tying /
@@ -26,7 +26,7 @@ from explorer.models.cmgan import CMGAN, CMGAN_ABLATIONS, CMGANConfig
 from explorer.models.dcca import linear_cca, total_correlation
 from explorer.train import read_log, train
 
-KINDS = ["multimodal_ae", "bidnn", "cmgan", "corrae", "dcca", "contrastive"]
+KINDS = ["multimodal_ae", "bidnn", "cmgan", "corrae", "dcca", "contrastive", "cmdn", "deepsm", "ccl"]
 DI, DT, NC = 48, 12, 4
 SPEC = DataSpec("features:builtin", DI, "builtin", DT, NC)
 
@@ -38,11 +38,17 @@ SMALL = {
     "corrae": {"hidden": [64], "code": 16, "batch_size": 16},
     "dcca": {"hidden": [64], "out_dim": 8, "batch_size": 48, "lr": 3e-3},
     "contrastive": {"hidden": 64, "dim": 16, "batch_size": 16},
+    # stage 1 lasts one epoch (2 steps of the 64 fitted rows), so 3 steps reach stage 2
+    "cmdn": {"hidden": 64, "code": 16, "dim": 16, "batch_size": 32, "stage1_epochs": 1, "epochs": 2},
+    "deepsm": {"hidden": 64, "batch_size": 16, "dropout": 0.1},
+    "ccl": {"hidden": 64, "code": 32, "dim": 16, "batch_size": 16},
 }
 # The end-to-end runs: ~100 train segments, so a higher learning rate and enough epochs to learn.
 E2E = {"lr": 3e-3}
-EPOCHS = {"multimodal_ae": 15, "bidnn": 15, "cmgan": 15, "corrae": 20, "dcca": 25, "contrastive": 15}
-CROSSMODAL = {"multimodal_ae", "bidnn", "cmgan", "corrae", "dcca", "contrastive"}
+E2E_KIND = {"cmdn": {"stage1_epochs": 8, "epochs": 24}}  # a real first stage before the shared one
+EPOCHS = {"multimodal_ae": 15, "bidnn": 15, "cmgan": 15, "corrae": 20, "dcca": 25, "contrastive": 15, "cmdn": 24,
+          "deepsm": 15, "ccl": 15}
+CROSSMODAL = set(KINDS)
 
 
 def make(kind: str, seed: int = 0, **kw):
@@ -347,7 +353,7 @@ def test_dcca_projection_cache_follows_the_statistics():
 @pytest.mark.parametrize("kind", KINDS)
 def test_train_checkpoint_round_trip_and_beats_random(kind, feature_collection, tmp_path):
     run = train(kind, str(feature_collection), epochs=EPOCHS[kind], device="cpu", out=tmp_path / "run",
-                overrides={**SMALL[kind], **E2E}, progress_bar=False)
+                overrides={**SMALL[kind], **E2E, **E2E_KIND.get(kind, {})}, progress_bar=False)
     log = read_log(run)
     assert [r for r in log if r["type"] == "epoch"][-1]["epoch"] == EPOCHS[kind]
     assert (run / "best.pt").exists() and (run / "latest.pt").exists()
@@ -357,6 +363,8 @@ def test_train_checkpoint_round_trip_and_beats_random(kind, feature_collection, 
     for k, v in model.state_dict().items():
         assert torch.equal(v, ckpt["model_state"][k])
 
+    if kind == "cmdn":  # a checkpoint of stage 1 (shared layers untrained) is never selected as best
+        assert ckpt_io.load(run / "best.pt")["progress"]["epoch"] > E2E_KIND["cmdn"]["stage1_epochs"]
     res = evaluate(str(run / "best.pt"), str(feature_collection), split="test", progress=False)
     again = evaluate(str(run / "best.pt"), load_collection(str(feature_collection)), split="test", progress=False)
     assert res["hyperlinking"] == again["hyperlinking"]  # deterministic embedding from the checkpoint

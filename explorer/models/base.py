@@ -13,6 +13,7 @@ ever calls the methods below, so every kind trains, checkpoints, resumes and eva
   ranks by cosine similarity; crossmodal models also return ``"image"`` and ``"text"`` (B, E') in a
   common space, computable from one modality alone. ``embed`` is called in eval mode (BN running
   statistics, no dropout) under ``torch.inference_mode``.
+- ``selectable() -> bool`` (optional): False while the model must not be selected as ``best.pt`` yet;
 - ``fit_closed_form(data) -> dict`` (optional, ``closed_form = True``): models solved in one shot
   (CCA and friends) do it here instead of epochs of ``train_step``;
 - ``generate(text, z) -> images`` (only kinds with ``generative = True``: the GANs): (B, 3, 64, 64)
@@ -20,7 +21,8 @@ ever calls the methods below, so every kind trains, checkpoints, resumes and eva
 
 Class attributes callers read (never probed with ``getattr``/``hasattr``): ``kind``, ``closed_form``,
 ``wants_pixels``, ``deterministic`` (the result does not depend on the seed: benches fit it once),
-``generative``, ``topword_methods``, ``training_only_modules``.
+``generative``, ``topword_methods``, ``training_only_modules``; and ``uses_labels(config)`` (a classmethod:
+whether that configuration trains with the category labels, marked † in the tables).
 """
 
 from __future__ import annotations
@@ -79,6 +81,16 @@ class MultimodalModel(nn.Module):
         super().__init__()
         self.config = config
         self.spec = spec
+
+    def selectable(self) -> bool:
+        """Whether the model as trained so far may become ``best.pt`` (selection on val). False while a
+        kind trained in stages is in an early one (cmdn's stage 1: its shared layers are untrained)."""
+        return True
+
+    @classmethod
+    def uses_labels(cls, config) -> bool:
+        """Whether training with ``config`` reads the category labels (tables mark such kinds †)."""
+        return False
 
     def fit_input_stats(self, train: dict) -> None:
         """Called once by the runner, before the first step of a fresh run, with the whole train split

@@ -118,6 +118,10 @@ def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
 
 class CMGAN(FeatureModel):
     kind = "cmgan"
+
+    @classmethod
+    def uses_labels(cls, config) -> bool:
+        return bool(config.semantic)
     training_only_modules = ("dec_image", "dec_text", "D_intra_image", "D_intra_text", "D_inter_image", "D_inter_text")
 
     def __init__(self, config: CMGANConfig, spec: DataSpec):
