@@ -163,7 +163,7 @@ def test_hyperlinks_shared_url_and_side_by_side(app_env):
     assert not at.exception and not errors(at)
     assert at.selectbox(key="keep_hl_segment").value == "rose_009"
     labels = {m.label: m.value for m in at.metric}
-    assert "P@10" in labels and "AP" in labels
+    assert "P@10 (only 7 targets)" in labels and "AP" in labels  # 7 targets: P@10 still divides by 10, and says so
     table = at.dataframe[0].value
     assert len(table) == 7 and list(table["rank"]) == list(range(1, 8))  # 8 test segments, the anchor excluded
     assert set(table["relevant"]) <= {"✓ yes", "✗ no"} and "rose_009" not in set(table["id"])
