@@ -9,7 +9,7 @@
 # and this script skips the pip steps when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-app,mobilenet,video,test}"
+extras="${1:-app,mobilenet,video,scale,test}"
 python_bin="${PYTHON:-python3}"
 
 if [ ! -x .venv/bin/python ]; then
