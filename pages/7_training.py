@@ -247,19 +247,25 @@ def warm_panel(job) -> None:
         left = f" · about {api.format_seconds(prog['eta_s'])} left" if prog["eta_s"] else ""
         st.progress(prog["done"] / prog["total"], text=f"{prog['done']} of {prog['total']} model/collection pair(s){left}")
         st.dataframe(pd.DataFrame(prog["pairs"]), hide_index=True, width="stretch")
+    _status_and_buttons(job, "", "Run it again: pairs already warm are skipped")
+    _log(job)
+
+
+def _status_and_buttons(job, finished_hint: str, resume_help: str) -> None:
+    """The status line and Cancel / Resume of a job that is not a training run (ingest, warm)."""
     if job.status == "failed":
         st.error(f"Failed: {ui.esc(job.message)}")
-    elif job.status == "finished":
-        st.success(f"Finished: {ui.esc(job.message or '')}")
     elif job.status == "cancelled":
         st.warning(ui.esc(job.message or "cancelled"))
+    elif job.status == "finished":
+        st.success(f"Finished: {ui.esc(job.message or '')}{finished_hint}")
+    elif job.status == "queued":
+        st.info(ui.esc(store.queue_reason(job) or "queued"))
     b = st.columns(4)
     if job.active and not job.cancel_requested:
         b[0].button("Cancel", key=f"cancel_{job.id}", on_click=_cancel, args=(job.id,), type="primary")
     if job.status in ("failed", "cancelled"):
-        b[1].button("Resume", key=f"resume_{job.id}", on_click=_resume, args=(job.id,),
-                    help="Run it again: pairs already warm are skipped")
-    _log(job)
+        b[1].button("Resume", key=f"resume_{job.id}", on_click=_resume, args=(job.id,), help=resume_help)
 
 
 def ingest_panel(job) -> None:
@@ -271,20 +277,7 @@ def ingest_panel(job) -> None:
     prog = api.ingest_progress(job)
     if prog["total"]:
         st.progress(min(1.0, prog["done"] / prog["total"]), text=f"{prog['done']} of {prog['total']} video(s) done")
-    if job.status == "failed":
-        st.error(f"Failed: {ui.esc(job.message)}")
-    elif job.status == "cancelled":
-        st.warning(ui.esc(job.message or "cancelled"))
-    elif job.status == "finished":
-        st.success(f"Finished: {ui.esc(job.message or '')}. Pick the collection in the sidebar.")
-    elif job.status == "queued":
-        st.info(ui.esc(store.queue_reason(job) or "queued"))
-    b = st.columns(4)
-    if job.active and not job.cancel_requested:
-        b[0].button("Cancel", key=f"cancel_{job.id}", on_click=_cancel, args=(job.id,), type="primary")
-    if job.status in ("failed", "cancelled"):
-        b[1].button("Resume", key=f"resume_{job.id}", on_click=_resume, args=(job.id,),
-                    help="Run the ingest again: videos already done are skipped")
+    _status_and_buttons(job, ". Pick the collection in the sidebar.", "Run the ingest again: videos already done are skipped")
     if prog["report"] is not None:
         t = prog["report"]["totals"]
         st.caption(f"{t['videos']} video(s): " + ", ".join(f"{v} {k}" for k, v in sorted(t["status"].items()))
