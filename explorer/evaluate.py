@@ -74,10 +74,11 @@ class LoadedModel:
         return prepare_inputs(collection, self.spec, self.word_vectors, device=self.device,
                               categories=self.categories, progress=progress)
 
-    def embeddings(self, collection: Collection, idx=None, progress: bool = False) -> dict[str, np.ndarray]:
+    def embeddings(self, collection: Collection, idx=None, progress: bool = False, allocate=None) -> dict[str, np.ndarray]:
+        """``inputs.embed_all`` of the collection's segments ``idx`` (``allocate``: where the rows go)."""
         from .inputs import embed_all
 
-        return embed_all(self.model, self.inputs(collection, progress=progress), idx, self.device)
+        return embed_all(self.model, self.inputs(collection, progress=progress), idx, self.device, allocate=allocate)
 
 
 def embeddings(model: str, collection: Collection, split: str | None = None, visual: str = "pixels",

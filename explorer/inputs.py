@@ -101,21 +101,29 @@ def prepare_inputs(collection, spec: DataSpec, word_vectors: WordVectors | None,
 
 
 @torch.inference_mode()
-def embed_all(model, inputs: Inputs, idx=None, device: str = "cpu", batch_size: int = 512) -> dict[str, np.ndarray]:
-    """Run ``model.embed`` (eval mode) over the segments ``idx`` (default all): {name: (n, E) float32}."""
+def embed_all(model, inputs: Inputs, idx=None, device: str = "cpu", batch_size: int = 512,
+              allocate=None) -> dict[str, np.ndarray]:
+    """Run ``model.embed`` (eval mode) over the segments ``idx`` (default all): {name: (n, E) float32}.
+
+    Each batch is written into its rows of the output arrays, made on the first batch by
+    ``allocate(name, n, dim)`` (default ``np.empty``; ``explorer.embedstore`` passes memory-mapped files, so a
+    collection's embeddings are never held in memory, and never twice)."""
     was_training = model.training
     model.eval()
     idx = torch.arange(len(inputs)) if idx is None else torch.as_tensor(idx)
-    parts: dict[str, list[np.ndarray]] = {}
+    allocate = allocate or (lambda name, n, dim: np.empty((n, dim), dtype=np.float32))
+    out: dict[str, np.ndarray] = {}
     from .progress import report
 
     try:
         for start in range(0, len(idx), batch_size):
             b = idx[start : start + batch_size]
-            out = model.embed(inputs.image_batch(b, device), inputs.text[b].to(device))
-            for k, v in out.items():
-                parts.setdefault(k, []).append(v.float().cpu().numpy())
+            emb = model.embed(inputs.image_batch(b, device), inputs.text[b].to(device))
+            for k, v in emb.items():
+                if k not in out:
+                    out[k] = allocate(k, len(idx), v.shape[1])
+                out[k][start : start + len(b)] = v.float().cpu().numpy()
             report("embedding the segments", min(start + batch_size, len(idx)), len(idx))
     finally:
         model.train(was_training)
-    return {k: np.concatenate(v) for k, v in parts.items()}
+    return out

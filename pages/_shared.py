@@ -330,16 +330,16 @@ def jobs():
 
 
 @st.cache_data(show_spinner=False, max_entries=16, ttl=600)
-def _cold_pairs(coll: str, coll_stamp: tuple, checkpoints_stamp: tuple, warm_stamp: tuple) -> list[tuple[str, str]]:
+def _cold_pairs(coll: str, coll_stamp: tuple, checkpoints_stamp: tuple, warm_stamp: tuple, cache: str) -> list[tuple[str, str]]:
     return api.cold_pairs(coll)
 
 
 def cold_pairs(coll: str, warm_job) -> list[tuple[str, str]]:
     """``api.cold_pairs`` of a collection (about a second: it looks up every shipped model's caches),
-    recomputed when the collection, the checkpoints or the warm job's status change."""
+    recomputed when the collection, the checkpoints, the warm job's status or the cache folder change."""
     listing = tuple((e["id"], e["mtime"]) for e in checkpoints())
     return _cold_pairs(coll, api.collection_stamp(coll), listing,
-                       (warm_job.id, warm_job.status) if warm_job is not None else None)
+                       (warm_job.id, warm_job.status) if warm_job is not None else None, api.cache_folder())
 
 
 def poll_jobs() -> list:

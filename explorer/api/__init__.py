@@ -49,4 +49,5 @@ from .analysis import (  # noqa: F401
 from .jobs import (  # noqa: F401
     jobs_db_path, job_store, run_curves, run_progress, ingest_progress, transcript_sources, job_log_tail,
     latest_sample_grid, parse_overrides, warm_pairs, cold_pairs, warm_job, warm_progress,
+    cache_folder,
 )

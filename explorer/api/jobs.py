@@ -122,6 +122,13 @@ def cold_pairs(collection: str | None = None, all_shipped: bool = True) -> list[
     return cold(warm_pairs(collection, all_shipped))
 
 
+def cache_folder() -> str:
+    """Where the disk caches are (``$EXPLORER_CACHE``, else ``.cache``): what "warm" refers to."""
+    from ..paths import cache_dir
+
+    return str(cache_dir())
+
+
 def warm_job(store=None):
     """The warm job to show: a queued or running one, else the most recent (None when there was none)."""
     from ..jobs import WARM_KIND

@@ -22,16 +22,31 @@ def _emb_key(ref, collection) -> tuple:
 
 
 def embeddings_ready(ref, collection) -> bool:
-    """Whether ``embeddings(ref, collection)`` is already in memory (else it computes, maybe for minutes)."""
-    return _emb_key(ref, collection) in _EMBEDDINGS
+    """Whether ``embeddings(ref, collection)`` is in memory or on disk already (else it computes, maybe for
+    minutes)."""
+    from .. import embedstore
+
+    key = _emb_key(ref, collection)
+    if key in _EMBEDDINGS:
+        return True
+    return embedstore.load(embedstore.store_key(key[:3], _collection(key[3]).digest)) is not None
 
 
 def embeddings(ref, collection: str) -> dict[str, np.ndarray]:
-    """{"joint": (N, D)} (+ "image"/"text") for every segment of the collection (memoised: the last
-    two pairs; two sessions asking at once compute it once). Reports progress (``explorer.progress``) while it
-    computes."""
+    """{"joint": (N, D)} (+ "image"/"text") for every segment of the collection: read-only memory maps of
+    ``explorer.embedstore`` files (computed once, in batches, then reused by every process; the last two
+    pairs' maps memoised, and two sessions asking at once compute it once). Reports progress
+    (``explorer.progress``) while it computes."""
     key = _emb_key(ref, collection)
-    return _EMBEDDINGS.get(key, lambda: model(key[0]).embeddings(_collection(key[3])))
+
+    def on_disk() -> dict[str, np.ndarray]:
+        from .. import embedstore
+
+        coll = _collection(key[3])
+        store = embedstore.store_key(key[:3], coll.digest)
+        return embedstore.embeddings(store, lambda allocate: model(key[0]).embeddings(coll, allocate=allocate))
+
+    return _EMBEDDINGS.get(key, on_disk)
 
 
 def _hyperlink_key(ref, coll, split: str, k: int, top: int) -> dict:
