@@ -99,8 +99,16 @@ def embeddings(model: str, collection: Collection, split: str | None = None, vis
 
 
 def joint_embeddings(model: str, collection: Collection, visual: str = "pixels", device: str = "cpu") -> np.ndarray:
-    """(N, D) joint embeddings of *all* segments of ``collection`` (used by run-file export)."""
-    return embeddings(model, collection, None, visual=visual, device=device)["joint"]
+    """(N, D) joint embeddings of *all* segments of ``collection`` (used by run-file export). A checkpoint's
+    come from ``explorer.embedstore`` (computed once, shared with the app; reused whichever device made them)."""
+    if not is_checkpoint_spec(model):
+        return embeddings(model, collection, None, visual=visual, device=device)["joint"]
+    from . import embedstore
+
+    p = Path(model).resolve()
+    st = p.stat()
+    key = embedstore.store_key((str(p), st.st_mtime, st.st_size), collection.digest)
+    return embedstore.embeddings(key, lambda allocate: LoadedModel(model, device).embeddings(collection, allocate=allocate))["joint"]
 
 
 def evaluate(model: str, collection: str | Collection, split: str = "val", visual: str = "pixels",

@@ -68,3 +68,24 @@ def test_api_embeddings_come_from_the_store(tmp_path, monkeypatch):
     assert api.embeddings_ready(ref, str(root))  # on disk
     monkeypatch.setattr(api.checkpoints, "load_model", lambda *a, **k: pytest.fail("the model was run again"))
     assert np.array_equal(api.embeddings(ref, str(root))["joint"], emb["joint"])
+
+
+def test_export_runs_embeddings_are_the_apps(tmp_path, monkeypatch):
+    """``evaluate.joint_embeddings`` (``explorer export-run``) reads and writes the same store as the app."""
+    from explorer import api, evaluate
+    from explorer.api import retrieval
+    from explorer.data.collection import load_collection
+    from explorer.train import train
+
+    from .conftest import make_folder_collection
+
+    root = make_folder_collection(tmp_path / "coll", per_category=4)
+    run = train("cca", str(root), device="cpu", out=tmp_path / "run", visual="pixels", progress_bar=False)
+    monkeypatch.setenv("EXPLORER_CHECKPOINTS", str(run))
+    ref = str(run / "best.pt")
+    cli = evaluate.joint_embeddings(ref, load_collection(str(root)))
+    retrieval._EMBEDDINGS.clear()
+    monkeypatch.setattr(evaluate, "LoadedModel", lambda *a, **k: pytest.fail("the model was run again"))
+    monkeypatch.setattr(api.checkpoints, "load_model", lambda *a, **k: pytest.fail("the model was run again"))
+    assert np.array_equal(api.embeddings(ref, str(root))["joint"], cli)
+    assert np.array_equal(evaluate.joint_embeddings(ref, load_collection(str(root))), cli)
