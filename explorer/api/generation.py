@@ -77,7 +77,10 @@ def _inversion_key(path, x: torch.Tensor, steps: int) -> tuple:
     return str(p), st.st_mtime, st.st_size, hashlib.sha1(x.numpy().tobytes()).hexdigest(), steps
 
 
-def invert_image(path, image, method: str = "transposed", steps: int = 200) -> np.ndarray:
+OPTIMISE_STEPS = 200  # gradient steps of an "optimise" inversion (what top_words runs, and what is memoised)
+
+
+def invert_image(path, image, method: str = "transposed", steps: int = OPTIMISE_STEPS) -> np.ndarray:
     """The text-space vector (100,) the inverted generator gives for an image ("optimise": memoised per
     checkpoint file, image and steps; it reports progress while it runs)."""
     lm = _generative(path)
@@ -97,7 +100,7 @@ def top_words_ready(ref, image, method: str | None = None) -> bool:
     ``image_top_words``."""
     path = model_path(ref)
     method = method or topword_methods(path)[0]
-    return method != "optimise" or _inversion_key(path, image_tensor(image), 200) in _INVERSIONS
+    return method != "optimise" or _inversion_key(path, image_tensor(image), OPTIMISE_STEPS) in _INVERSIONS
 
 
 def topword_methods(path) -> tuple[str, ...]:
