@@ -12,7 +12,8 @@
   for it are kept in ``RankIndex.info`` (and in the sidecar when saved).
 
 ``save(path)`` / ``load(path)``: the FAISS index file (or the normalised embeddings for an exact index) and
-a JSON sidecar with ``info``. Recall is measured on real embeddings, never assumed: on random vectors IVF
+a JSON sidecar with ``info``. ``cached_index(key, rows)`` keeps one index per key (e.g. an embeddings file x a
+split) under ``CACHE/ann/``, built the first time and loaded afterwards. Recall is measured on real embeddings, never assumed: on random vectors IVF
 recall is poor, on clustered (real) embeddings it is high (bench/bench_ann.py).
 """
 
@@ -23,6 +24,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -86,8 +88,11 @@ class RankIndex:
                 np.save(f, self.gallery)
         else:
             faiss.write_index(self.faiss_index, str(tmp))
+        # the sidecar first, the index last: a reader that finds the index finds its sidecar
+        from .cache import atomic_write_text
+
+        atomic_write_text(path.with_suffix(path.suffix + ".json"), json.dumps({"kind": self.kind, **self.info}, indent=1))
         tmp.replace(path)
-        path.with_suffix(path.suffix + ".json").write_text(json.dumps({"kind": self.kind, **self.info}, indent=1))
 
     @classmethod
     def load(cls, path: str | Path) -> "RankIndex":
@@ -139,3 +144,24 @@ def build_index(emb: np.ndarray, exact_below: int = EXACT_BELOW, nlist: int | No
             "target_recall": target_recall, "n_check": len(check), "train_s": t_train, "add_s": t_add,
             "build_s": time.perf_counter() - t0, "seed": seed}
     return RankIndex("ivf", info, faiss_index=index)
+
+
+def cached_index(key: dict, rows: Callable[[], np.ndarray], **build_kw) -> RankIndex:
+    """The ``RankIndex`` stored under ``key`` (a JSON-able dict naming what the rows are: an embeddings file
+    and a split) in ``CACHE/ann/``, or one built from ``rows()`` (N, D) with ``build_index(**build_kw)``
+    and saved there. An entry whose stored key differs is rebuilt."""
+    from .cache import key_digest
+    from .paths import cache_dir
+
+    path = cache_dir() / "ann" / f"{key_digest(key)}.index"
+    stored_key = json.loads(json.dumps(key, default=str))
+    try:
+        index = RankIndex.load(path)
+        if index.info.get("key") == stored_key:
+            return index
+    except (OSError, ValueError, KeyError, RuntimeError):
+        pass  # absent, half-written or unreadable: build it
+    index = build_index(rows(), **build_kw)
+    index.info["key"] = stored_key
+    index.save(path)
+    return index

@@ -111,6 +111,23 @@ def joint_embeddings(model: str, collection: Collection, visual: str = "pixels",
     return embedstore.embeddings(key, lambda allocate: LoadedModel(model, device).embeddings(collection, allocate=allocate))["joint"]
 
 
+def joint_rank_index(model: str, collection: Collection, joint: np.ndarray):
+    """An ``explorer.ann`` index over ``joint`` (the collection's joint embeddings, row i = segment i) for a
+    collection of at least ``ann.EXACT_BELOW`` segments, else None (exact ranking is fast enough). A
+    checkpoint's index is cached on disk beside its embeddings (built once, shared with the app)."""
+    from . import ann
+
+    if len(joint) < ann.EXACT_BELOW:
+        return None
+    if not is_checkpoint_spec(model):
+        return ann.build_index(joint)
+    p = Path(model).resolve()
+    st = p.stat()
+    key = {"embeddings": {"checkpoint": str(p), "mtime": st.st_mtime, "size": st.st_size, "collection": collection.digest},
+           "split": "all", "version": 1}
+    return ann.cached_index(key, lambda: joint)
+
+
 def evaluate(model: str, collection: str | Collection, split: str = "val", visual: str = "pixels",
              device: str = "cpu", k: int = 10, progress: bool = True) -> dict:
     """The metrics JSON: model, collection, split, n_queries, hyperlinking{...}, crossmodal{...}."""

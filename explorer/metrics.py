@@ -54,6 +54,7 @@ __all__ = [
     "precision_at_k",
     "average_precision",
     "interpolated_ap_11pt",
+    "truncated_list_metrics",
     "retrieval_metrics",
     "label_relevance",
     "hyperlinking_eval",
@@ -428,6 +429,32 @@ def average_precision(relevance_ranked: np.ndarray, n_relevant: int | None = Non
     rel = _as_relevance_vector(relevance_ranked)
     r = _check_n_relevant(rel, n_relevant)
     return float(_ap_rows(rel[None, :], np.array([r]))[0])
+
+
+def truncated_list_metrics(relevance_ranked: np.ndarray, n_relevant: np.ndarray, k: int = 10) -> dict[str, np.ndarray]:
+    """P@k and AP@T of ranked lists cut at T items (what an approximate top-T search returns at scale,
+    where the full ranking is never computed).
+
+    ``relevance_ranked``: (Q, T) bool, each query's top T in ranked order; ``n_relevant``: (Q,) the
+    number of relevant gallery items of each query in the *whole* gallery (>= the hits in its row).
+    Returns ``{"p@k": (Q,), "ap@T": (Q,)}`` float64 where ``AP@T = (1/min(R, T)) * sum over ranks
+    r <= T holding a relevant item of precision@r`` (1.0 when the top T are all relevant or hold all
+    R relevant items first; the full-ranking AP when R <= T and every relevant item is in the top T).
+    Queries with R == 0 are NaN in both. Ties are broken by the given order (the search's).
+    """
+    rel = np.atleast_2d(np.asarray(relevance_ranked, dtype=bool))
+    r = np.asarray(n_relevant, dtype=np.int64).reshape(-1)
+    if len(r) != rel.shape[0]:
+        raise ValueError(f"n_relevant has {len(r)} entries for {rel.shape[0]} ranked lists")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    hits = rel.sum(axis=1)
+    if np.any(hits > r):
+        raise ValueError("n_relevant is smaller than the relevant items ranked in some list")
+    ap = _ap_rows(rel, np.minimum(r, rel.shape[1]))
+    with np.errstate(invalid="ignore"):
+        pk = np.where(r > 0, rel[:, :k].sum(axis=1) / k, np.nan)
+    return {f"p@{k}": pk, "ap@T": ap}
 
 
 def interpolated_ap_11pt(relevance_ranked: np.ndarray, n_relevant: int | None = None) -> float:

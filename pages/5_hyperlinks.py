@@ -135,10 +135,18 @@ def show_model(model_ref: str) -> None:
     m[0].metric(f"P@{res['k']}" + (f" (only {res['n_gallery']} targets)" if few else ""),
                 "—" if res["pk"] is None else f"{res['pk']:.2f}",
                 help=f"P@{res['k']} divides by {res['k']} even when fewer targets exist" if few else None)
-    m[1].metric("AP", "—" if res["ap"] is None else f"{res['ap']:.3f}")
+    m[1].metric(res["ap_label"], "—" if res["ap"] is None else f"{res['ap']:.3f}",
+                help=(f"AP over the top {res['scale']['top']} targets (divided by min(relevant, {res['scale']['top']}))"
+                      if res["scale"] else None))
     m[2].metric("Relevant targets", f"{res['n_relevant']:,} / {res['n_gallery']:,}")
     if res["ap"] is None:
         st.warning("No other segment of this split has the anchor's category: P@10 and AP are undefined.")
+    if res["scale"]:
+        sc = res["scale"]
+        how = (f"a FAISS IVF index (nprobe {sc['nprobe']}, recall@10 {sc['recall@10']:.3f} against exact search)"
+               if sc["kind"] == "ivf" else "an exact top-k search")
+        st.caption(f"{sc['n']:,} segments in this split: targets come from {how}; P@{res['k']} and "
+                   f"{res['ap_label']} are those of the top {sc['top']}.")
     has_text = any(t["snippet"] for t in res["targets"])  # Wikipedia's features come without their texts
     rows = [{"rank": t["rank"], "keyframe": ui.thumb(coll, t["id"]), "relevant": "✓ yes" if t["relevant"] else "✗ no",
              "cosine": t["score"], "id": t["id"], "category": t["category"],

@@ -33,6 +33,10 @@ with st.spinner(f"Evaluating every anchor of the {split!r} split (once per model
 if not rows:
     st.stop()
 overall, cats = rows[-1], [r for r in rows[:-1] if r["n"] > 0]
+scale = ui.guard(api.scale_info, ref, collection, split, what="Ranking")
+if scale:
+    st.caption(f"{scale['n']:,} segments in this split: these numbers are over a seeded sample of "
+               f"{scale['sampled_anchors']:,} anchors, each ranked through an ANN index; MAP is the mean AP@{scale['top']}.")
 with c2:
     m = st.columns(4)
     m[0].metric("P@10", f"{overall['p@k']:.3f}")

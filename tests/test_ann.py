@@ -55,3 +55,23 @@ def test_ivf_reaches_its_recall_target_and_round_trips(tmp_path):
     again = RankIndex.load(tmp_path / "idx.faiss")
     assert again.info["nprobe"] == info["nprobe"]
     assert (again.search(queries, k=10)[0] == ids).all()
+
+
+def test_cached_index_is_built_once_per_key(tmp_path, monkeypatch):
+    from explorer.ann import cached_index
+
+    monkeypatch.setenv("EXPLORER_CACHE", str(tmp_path))
+    x = clustered(3_000)
+    calls = []
+
+    def rows():
+        calls.append(1)
+        return x
+
+    first = cached_index({"what": "a"}, rows, exact_below=1_000)
+    again = cached_index({"what": "a"}, rows, exact_below=1_000)
+    assert len(calls) == 1 and again.kind == first.kind == "ivf" and again.info == first.info
+    q = x[:5]
+    assert np.array_equal(first.search(q, 10)[0], again.search(q, 10)[0])
+    other = cached_index({"what": "b"}, rows, exact_below=1_000_000)
+    assert len(calls) == 2 and other.kind == "exact"

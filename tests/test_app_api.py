@@ -312,3 +312,65 @@ def test_text_view_ranks_every_text_of_a_mostly_imageless_collection(tmp_path):
 
     complete = api.get_collection(str(make_folder_collection(tmp_path / "complete", per_category=3)))
     assert not api.text_view_available(complete)  # nothing skipped: no view to offer
+
+
+def test_a_split_above_the_scale_threshold_is_ranked_through_the_ann_index(app_env, monkeypatch):
+    """Above ``SCALE_ABOVE`` an anchor's targets come from the split's ANN index (here forced to FAISS IVF on
+    the tiny collection), the hyperlink index covers a seeded sample of anchors, and both agree with the exact
+    ranking where the index finds the exact neighbours."""
+    from explorer import ann
+    from explorer.api import retrieval
+
+    ref, coll = app_env["ckpt_id"], api.get_collection("tiny")
+    exact = api.anchor_hyperlinks(ref, coll, "rose_003", "all", n=10)
+    exact_index = api.hyperlink_index(ref, coll, "all")
+    assert exact["scale"] is None and exact["ap_label"] == "AP"
+
+    monkeypatch.setattr(retrieval, "SCALE_ABOVE", 10)  # 48 segments: "at scale"
+    monkeypatch.setattr(retrieval, "SAMPLED_ANCHORS", 20)
+    monkeypatch.setattr(ann, "EXACT_BELOW", 1_000_000)  # the index itself exact: results comparable row by row
+    res = api.anchor_hyperlinks(ref, coll, "rose_003", "all", n=10)
+    assert res["scale"]["n"] == 48 and res["scale"]["kind"] == "exact" and res["ap_label"] == "AP@50"
+    assert [t["id"] for t in res["targets"]] == [t["id"] for t in exact["targets"]]
+    np.testing.assert_allclose([t["score"] for t in res["targets"]], [t["score"] for t in exact["targets"]], atol=1e-5)
+    assert res["pk"] == pytest.approx(exact["pk"]) and res["n_gallery"] == exact["n_gallery"] == 47
+    assert res["ap"] == pytest.approx(exact["ap"], abs=1e-6)  # 47 targets < T = 50: AP@50 is the full AP
+
+    sampled = api.hyperlink_index(ref, coll, "all")
+    assert len(sampled["idx"]) == 20 and int(sampled["sampled_of"][0]) == 48
+    assert len(set(sampled["idx"].tolist())) == 20 and np.all(np.diff(sampled["idx"]) > 0)
+    rows = np.searchsorted(exact_index["idx"], sampled["idx"])
+    np.testing.assert_allclose(sampled["pk"], exact_index["pk"][rows])
+    np.testing.assert_allclose(sampled["ap"], exact_index["ap"][rows], atol=1e-6)
+    # the same neighbours up to the order of (near-)tied cosines
+    np.testing.assert_allclose(sampled["scores"][:, :10], exact_index["scores"][rows, :10], atol=1e-5)
+    assert np.mean(sampled["top"][:, :10] == exact_index["top"][rows, :10]) > 0.9
+    assert api.category_metrics(ref, coll, "all")[-1]["n"] == 20  # the per-category views read the sample
+
+    monkeypatch.setattr(ann, "EXACT_BELOW", 20)  # now a FAISS IVF index, nprobe chosen for recall@10 >= 0.95
+    res = api.anchor_hyperlinks(ref, coll, "lily_001", "all", n=10)
+    assert res["scale"]["kind"] == "ivf" and res["scale"]["recall@10"] >= 0.95
+    assert len(res["targets"]) == 10 and all(t["id"] != "lily_001" for t in res["targets"])
+    assert sum(t["relevant"] for t in res["targets"]) / 10 == pytest.approx(res["pk"])
+
+
+def test_joint_selection_resolves_boxes_and_lassos_over_every_point(app_env):
+    from explorer.projection import in_polygon
+
+    ref, coll = app_env["ckpt_id"], api.get_collection("tiny")
+    pts = api.joint_points(ref, coll)
+    x, y = pts["x"], pts["y"]
+    everything = {"x": [float(x.min()) - 1, float(x.max()) + 1], "y": [float(y.min()) - 1, float(y.max()) + 1]}
+    assert api.joint_selection(ref, coll, ["joint"], boxes=[everything]) == list(range(48))
+    assert api.joint_selection(ref, coll, ["no such modality"], boxes=[everything]) == []
+    mid_x, mid_y = float(np.median(x)), float(np.median(y))
+    box = {"x": [mid_x, float(x.max())], "y": [mid_y, float(y.max())]}
+    want = sorted(int(s) for s, a, b in zip(pts["segment"], x, y) if mid_x <= a <= x.max() and mid_y <= b <= y.max())
+    assert api.joint_selection(ref, coll, ["joint"], boxes=[box]) == want and 0 < len(want) < 48
+    tri = {"x": [float(x.min()), float(x.max()), mid_x], "y": [float(y.min()), float(y.min()), float(y.max())]}
+    got = api.joint_selection(ref, coll, ["joint"], lassos=[tri])
+    assert got == sorted(set(pts["segment"][in_polygon(x, y, tri["x"], tri["y"])].tolist()))
+    assert set(got) | set(want) == set(api.joint_selection(ref, coll, ["joint"], boxes=[box], lassos=[tri]))
+    names, codes = api.point_groups(coll, pts["segment"], pts["modality"], "category")
+    assert sorted(names) == ["lily", "rose", "sunflower", "violet"]
+    assert all(names[c] == coll.segments[s].category for c, s in zip(codes, pts["segment"]))

@@ -298,3 +298,25 @@ def test_reads_all_mediaeval_2014_files():
     assert check_run(lines, amap, durations) == []
     res = evaluate_run(entries, link, anchors)
     assert res.mean["MAP"] > 0.9 and res.mean["P@5"] > 0.9
+
+
+@pytest.mark.parametrize("top_k", [1, 2, 5, 50])
+def test_build_run_through_an_index_equals_the_exhaustive_ranking(top_k):
+    """With a RankIndex (a large collection) the run holds the same results: the index's top results are
+    filtered like the full ranking, asking for more whenever the filters (overlaps, lengths) leave too few."""
+    from explorer.ann import build_index
+
+    segs, emb = _collection()
+    anchors = [Anchor("anchor_1", "vA", 20.0, 40.0), Anchor("anchor_2", "vB", 30.0, 50.0)]
+    plain = build_run(segs, emb, anchors, top_k=top_k)
+    searched = []
+    index = build_index(emb, exact_below=10**6)
+    real_search = index.search
+    index.search = lambda q, k: searched.append(k) or real_search(q, k)
+    indexed = build_run(segs, emb, anchors, top_k=top_k, index=index)
+    key = lambda e: (e.topic, e.video, e.start, e.end, e.rank)  # noqa: E731
+    assert [key(e) for e in indexed.entries] == [key(e) for e in plain.entries] and plain.entries
+    np.testing.assert_allclose([e.score for e in indexed.entries], [e.score for e in plain.entries], atol=1e-6)
+    assert searched and min(searched) == min(4 * top_k, len(segs))  # the first ask is small
+    if top_k == 1:
+        assert max(searched) < len(segs)  # never scanned the whole collection for one result

@@ -644,3 +644,30 @@ def test_tie_aware_equals_index_rule_without_ties_and_constant_embedding_scores_
     assert M.hyperlinking_eval(flat, shuffled, k=10)["map"] == pytest.approx(expected_ap, abs=1e-12)
     with pytest.raises(ValueError, match="ties must be one of"):
         M.hyperlinking_eval(flat, cats, ties="random")
+
+
+def test_truncated_list_metrics_against_brute_force():
+    from explorer.metrics import truncated_list_metrics
+
+    rng = np.random.default_rng(3)
+    rel = rng.random((50, 20)) < 0.3
+    extra = rng.integers(0, 40, 50)
+    n_rel = rel.sum(axis=1) + extra
+    n_rel[0], rel[0] = 0, False  # undefined query
+    out = truncated_list_metrics(rel, n_rel, k=10)
+    for q in range(50):
+        if n_rel[q] == 0:
+            assert np.isnan(out["p@10"][q]) and np.isnan(out["ap@T"][q])
+            continue
+        hits, total = 0, 0.0
+        for r in range(20):
+            if rel[q, r]:
+                hits += 1
+                total += hits / (r + 1)
+        assert out["ap@T"][q] == pytest.approx(total / min(n_rel[q], 20))
+        assert out["p@10"][q] == pytest.approx(rel[q, :10].sum() / 10)
+    # every relevant item ranked first: 1.0, whether R is below or above T
+    assert truncated_list_metrics(np.ones((1, 5), bool), [9], k=3)["ap@T"][0] == 1.0
+    assert truncated_list_metrics(np.array([[True, True, False]]), [2], k=3)["ap@T"][0] == 1.0
+    with pytest.raises(ValueError, match="smaller than the relevant items"):
+        truncated_list_metrics(np.ones((1, 5), bool), [3])

@@ -442,6 +442,7 @@ def build_run(
     top_k: int = 100,
     min_len: int = MIN_LINK_SECONDS,
     max_len: int = MAX_LINK_SECONDS,
+    index=None,
 ) -> RunBuild:
     """Rank the collection's segments for every anchor by cosine similarity of embeddings.
 
@@ -451,6 +452,10 @@ def build_run(
     position), keeping a segment only if, on its written whole-second interval, it does not overlap
     the anchor (closed intervals), does not overlap an already kept result (positive length), and is
     ``min_len``..``max_len`` s long; at most ``top_k`` per anchor, ranks 1.. consecutive.
+
+    ``index``: an ``explorer.ann.RankIndex`` over the same rows (a large collection): segments are then taken
+    from its top results, asking for 4x more each time the filters leave fewer than ``top_k``, instead of
+    scoring every segment for every anchor.
     """
     if not _valid_run_name(run_name):
         raise ValueError(f"run name {run_name!r} must be one word and not a number (the checker rejects it)")
@@ -470,6 +475,7 @@ def build_run(
             f"{len(bad_len)} segment(s) are not {min_len}-{max_len} s long (as written in whole seconds) and are never returned"
         )
     eligible = [i for i in timed if i not in bad_len]
+    eligible_set = set(eligible)
     entries: list[RunEntry] = []
     for a in anchors:
         q, how = anchor_embedding(a, segments, emb)
@@ -478,12 +484,11 @@ def build_run(
             continue
         qn = np.linalg.norm(q)
         q = q / qn if qn > 0 else q
-        scores = unit[eligible] @ q
-        order = np.argsort(-scores, kind="stable")
         kept: dict[str, list[tuple[int, int]]] = {}
         rank = 0
-        for o in order:
-            i = eligible[o]
+        candidates = (_by_index(index, q, eligible_set, top_k, len(segments)) if index is not None
+                      else _by_score(unit, q, eligible))
+        for i, score in candidates:
             s = segments[i]
             ws, we = _written(s.start, s.end)
             if s.video_id == a.video and overlaps_closed(ws, we, a.start, a.end):
@@ -492,13 +497,34 @@ def build_run(
                 continue
             kept.setdefault(s.video_id, []).append((ws, we))
             rank += 1
-            entries.append(RunEntry(a.anchor_id, s.video_id, float(ws), float(we), rank, float(scores[o]), run_name))
+            entries.append(RunEntry(a.anchor_id, s.video_id, float(ws), float(we), rank, float(score), run_name))
             if rank >= top_k:
                 break
         if rank == 0:
             why = "all eligible segments overlap the anchor" if eligible else "no segment is 10 s to 2 min long with times"
             messages.append(f"anchor {a.anchor_id}: no segment can be returned ({why})")
     return RunBuild(entries, messages)
+
+
+def _by_score(unit: np.ndarray, q: np.ndarray, eligible: list[int]):
+    """(segment, cosine) for every eligible segment, best first (ties by position)."""
+    scores = unit[eligible] @ q
+    for o in np.argsort(-scores, kind="stable"):
+        yield eligible[o], scores[o]
+
+
+def _by_index(index, q: np.ndarray, eligible: set[int], top_k: int, n: int):
+    """(segment, cosine) from an ANN index, best first, eligible ones only: the top 4 x top_k first, then 4x more
+    results each time those run out, up to every row."""
+    done, want = 0, min(n, 4 * top_k)
+    while done < n:
+        ids, scores = index.search(q[None, :].astype(np.float32), want)
+        for i, score in zip(ids[0][done:], scores[0][done:]):
+            if i >= 0 and int(i) in eligible:
+                yield int(i), float(score)
+        if want >= n:
+            return
+        done, want = want, min(n, 4 * want)
 
 
 def _valid_run_name(name: str) -> bool:
