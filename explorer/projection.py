@@ -5,7 +5,15 @@
 embeddings have the same width share one projection (so an image and its transcript can be compared),
 the others get their own. Each group is reduced to ``pca_dim`` dimensions with PCA first (UMAP on
 8,189 x 4,096 directly is slow and no better), then UMAP (cosine metric, seeded) maps it to 2-D. Tiny
-groups (fewer than ``MIN_UMAP_POINTS`` points, e.g. test collections) fall back to PCA alone.
+groups (fewer than ``MIN_UMAP_POINTS`` points, e.g. test collections) fall back to PCA alone. Large groups
+(more than ``UMAP_FIT_MAX`` points) are fitted on a seeded sample of that many (PCA and UMAP), and every
+other point is placed by the fitted UMAP's ``transform``, in batches with progress: a million points never
+go through UMAP's fit.
+
+For views of many points (the app draws a density image above ``DENSITY_ABOVE`` points): ``density_rgba``
+aggregates points into a coloured image (the mean colour of a pixel's points, opacity by log count, as
+datashader's categorical shading), and ``in_polygon`` / ``in_box`` select points server side from a lasso
+or box, so a selection never travels as a list of a million points.
 
 ``cached_projection(key, compute_embeddings)`` stores the result with ``explorer.cache.cached_arrays``
 under a key naming the checkpoint (path, mtime, size), the collection fingerprint and the parameters,
@@ -23,6 +31,9 @@ from .cache import cached_arrays, load_arrays
 
 PROJECTION_VERSION = 1
 MIN_UMAP_POINTS = 16
+UMAP_FIT_MAX = 20_000  # UMAP (and PCA) fitted on at most this many points; the rest placed with transform
+TRANSFORM_BATCH = 20_000
+DENSITY_ABOVE = 50_000  # the app draws a density image (and a sample of points) above this many points
 DEFAULT_PARAMS = {"method": "umap", "n_neighbors": 15, "min_dist": 0.1, "pca_dim": 50, "seed": 0}
 
 
@@ -37,9 +48,44 @@ def _pca(x: np.ndarray, dim: int, seed: int) -> np.ndarray:
     return PCA(n_components=dim, svd_solver=solver, random_state=seed).fit_transform(x).astype(np.float32)
 
 
+def _sampled_umap(x: np.ndarray, params: dict) -> np.ndarray:
+    """(n, D) -> (n, 2) for n > UMAP_FIT_MAX: PCA and UMAP fitted on a seeded sample, the rest transformed."""
+    from sklearn.decomposition import PCA
+
+    from .progress import report
+
+    n = x.shape[0]
+    rng = np.random.default_rng(params["seed"])
+    fit_rows = np.sort(rng.choice(n, size=UMAP_FIT_MAX, replace=False))
+    sample = np.nan_to_num(np.asarray(x[fit_rows], dtype=np.float32))
+    pca = None
+    if sample.shape[1] > params["pca_dim"]:
+        pca = PCA(n_components=params["pca_dim"], svd_solver="randomized", random_state=params["seed"]).fit(sample)
+        sample = pca.transform(sample).astype(np.float32)
+    report(f"UMAP fitted on a sample of {UMAP_FIT_MAX:,} of {n:,} points (one step)", 0, None)
+    import umap
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reducer = umap.UMAP(n_neighbors=params["n_neighbors"], min_dist=params["min_dist"], metric="cosine",
+                            random_state=params["seed"], init="spectral").fit(sample)
+        out = np.empty((n, 2), dtype=np.float32)
+        out[fit_rows] = reducer.embedding_
+        rest = np.setdiff1d(np.arange(n), fit_rows)
+        for start in range(0, len(rest), TRANSFORM_BATCH):
+            report(f"Placing the other {len(rest):,} points (UMAP transform)", start, len(rest))
+            rows = rest[start:start + TRANSFORM_BATCH]
+            part = np.nan_to_num(np.asarray(x[rows], dtype=np.float32))
+            out[rows] = reducer.transform(pca.transform(part).astype(np.float32) if pca is not None else part)
+        report(f"Placing the other {len(rest):,} points (UMAP transform)", len(rest), len(rest))
+    return out
+
+
 def _to_2d(x: np.ndarray, params: dict) -> np.ndarray:
     """(n, D) -> (n, 2) float32."""
     n = x.shape[0]
+    if params["method"] == "umap" and n > UMAP_FIT_MAX:
+        return _sampled_umap(x, params)
     x = np.nan_to_num(np.asarray(x, dtype=np.float32))
     if n == 0:
         return np.zeros((0, 2), np.float32)
@@ -112,3 +158,48 @@ def cached_projection(key: dict, compute_embeddings: Callable[[], dict[str, np.n
 
 def is_cached(key: dict) -> bool:
     return load_arrays("projection", key) is not None
+
+
+def density_rgba(x: np.ndarray, y: np.ndarray, rgb: np.ndarray, extent: tuple[float, float, float, float],
+                 size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """Points aggregated into an image: (H, W, 4) uint8, row 0 at the top (largest y).
+
+    ``x``, ``y``: (n,) coordinates; ``rgb``: (n, 3) each point's colour in [0, 255]; ``extent``: (x0, x1, y0,
+    y1) drawn; ``size``: (W, H) pixels. A pixel's colour is the mean colour of its points, its opacity grows
+    with log(1 + count) (0 where empty, 255 at the densest pixel)."""
+    w, h = size
+    x0, x1, y0, y1 = extent
+    bins, rng = (w, h), [[x0, x1], [y0, y1]]
+    count, _, _ = np.histogram2d(x, y, bins=bins, range=rng)  # (W, H)
+    out = np.zeros((h, w, 4), dtype=np.uint8)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for c in range(3):
+            total, _, _ = np.histogram2d(x, y, bins=bins, range=rng, weights=rgb[:, c])
+            out[..., c] = np.nan_to_num(total / count).T[::-1]
+    alpha = np.log1p(count)
+    out[..., 3] = (np.where(count > 0, 60 + 195 * alpha / max(alpha.max(), 1e-9), 0)).T[::-1]
+    return out
+
+
+def in_box(x: np.ndarray, y: np.ndarray, xs: tuple[float, float], ys: tuple[float, float]) -> np.ndarray:
+    """(n,) bool: points inside the axis-aligned box spanned by ``xs`` and ``ys`` (either order), borders included."""
+    return (x >= min(xs)) & (x <= max(xs)) & (y >= min(ys)) & (y <= max(ys))
+
+
+def in_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """(n,) bool: points inside the closed polygon with vertices (px, py) (even-odd rule, ray casting); only
+    points in its bounding box are tested."""
+    px, py = np.asarray(px, dtype=np.float64), np.asarray(py, dtype=np.float64)
+    inside = np.zeros(len(x), dtype=bool)
+    if len(px) < 3:
+        return inside
+    cand = np.flatnonzero(in_box(x, y, (px.min(), px.max()), (py.min(), py.max())))
+    cx, cy = np.asarray(x[cand], dtype=np.float64), np.asarray(y[cand], dtype=np.float64)
+    hit = np.zeros(len(cand), dtype=bool)
+    for (ax, ay), (bx, by) in zip(zip(px, py), zip(np.roll(px, -1), np.roll(py, -1))):
+        crosses = (ay > cy) != (by > cy)  # the edge spans the point's height
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = ax + (cy - ay) * (bx - ax) / (by - ay)  # the edge's x at that height
+        hit ^= crosses & (cx < at)
+    inside[cand] = hit
+    return inside

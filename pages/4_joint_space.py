@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import api
+from explorer.projection import DENSITY_ABOVE
 from pages import _shared as ui
 
 ui.frame("joint-space")
@@ -15,6 +16,111 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#31a354", "#756bb1", "#636363", "#6baed6", "#fd8d3c", "#74c476", "#9e9ac8", "#969696", "#9c9ede",
            "#e7ba52", "#b5cf6b", "#d6616b"]
 MAX_LEGEND = 30  # more groups than this: one trace, colours cycled, no legend
+HOVER_SAMPLE = 5_000  # points drawn (for hover) over the density image of a large collection
+DRAW_SELECTED_MAX = 20_000  # a selection of up to this many points can be drawn point by point
+
+
+def show_selection(selected: list[str]) -> None:
+    """The selected segments: a table (first 200) with keyframes, and the whole selection as CSV."""
+    st.subheader(f"{len(selected):,} selected segment{'s' if len(selected) != 1 else ''}")
+    rows = api.selection_rows(ui.collection(coll), selected[:200])
+    table = pd.DataFrame(rows)
+    table.insert(0, "keyframe", [ui.thumb(coll, r["id"]) for r in rows])
+    st.dataframe(table, hide_index=True, width="stretch", row_height=48,
+                 column_config={"keyframe": st.column_config.ImageColumn("keyframe", width="small"),
+                                "transcript": st.column_config.TextColumn(width="large")})
+    if len(selected) > 200:
+        st.caption(f"Showing the first 200 of {len(selected):,}; the CSV holds all of them.")
+    st.download_button("Export the selection as CSV", api.selection_csv(ui.collection(coll), selected),
+                       file_name=f"selection-{coll}.csv", mime="text/csv")
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def density_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, shown: tuple) -> go.Figure:
+    """Every shown point aggregated into one coloured image (``projection.density_rgba``), plus a seeded sample
+    of HOVER_SAMPLE points to hover and to drag a lasso over; built once per view."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from explorer.projection import density_rgba
+
+    pts = ui.joint_points(ckpt_stamp[0], coll)
+    names, codes = ui.point_groups(ckpt_stamp[0], coll, color)
+    keep = np.flatnonzero(np.isin(pts["modality"], list(shown)))
+    x, y = pts["x"][keep], pts["y"][keep]
+    pad_x, pad_y = 0.02 * float(np.ptp(x) or 1.0), 0.02 * float(np.ptp(y) or 1.0)
+    extent = (float(x.min()) - pad_x, float(x.max()) + pad_x, float(y.min()) - pad_y, float(y.max()) + pad_y)
+    rgb_of = np.array([[int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)] for c in PALETTE], dtype=np.float64)
+    image = density_rgba(x, y, rgb_of[codes[keep] % len(PALETTE)], extent, size=(800, 640))
+    buf = io.BytesIO()
+    Image.fromarray(image, "RGBA").save(buf, format="PNG")
+    fig = go.Figure()
+    fig.add_layout_image(source="data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), xref="x", yref="y",
+                         x=extent[0], y=extent[3], sizex=extent[1] - extent[0], sizey=extent[3] - extent[2],
+                         sizing="stretch", layer="below")
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(len(keep), size=min(HOVER_SAMPLE, len(keep)), replace=False))
+    table = ui.segments(coll)
+    custom = np.array([[table[c][i] for c in ("id", "category", "split", "snippet")]
+                       for i in pts["segment"][keep[sample]]], dtype=object)
+    fig.add_trace(go.Scattergl(x=x[sample], y=y[sample], mode="markers", name="sample", customdata=custom,
+                               hovertemplate="<b>%{customdata[0]}</b> · %{customdata[1]} · %{customdata[2]}"
+                                             "<br>%{customdata[3]}<extra></extra>",
+                               marker={"size": 3, "color": "rgba(40,40,40,0.25)"}, showlegend=False))
+    fig.update_layout(height=640, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="lasso",
+                      xaxis={"visible": False, "range": list(extent[:2])},
+                      yaxis={"visible": False, "range": list(extent[2:]), "scaleanchor": "x"},
+                      title={"text": f"{len(keep):,} points as a density image, colour: {color} ({len(names)} groups); "
+                                     f"{len(sample):,} sampled points to hover", "font": {"size": 13}})
+    return fig
+
+
+def density_view(points: dict) -> None:
+    """The Joint space of a large collection: colour by a group, modalities, a lasso or box over the image
+    selects every point inside it (resolved by ``api.joint_selection``), and a small selection can be drawn."""
+    modalities = list(dict.fromkeys(points["modality"].tolist()))
+    table = ui.segments(coll)
+    options = (["category", "split"] + (["programme"] if ui.collection(coll).has_times else [])
+               + (["modality"] if len(modalities) > 1 else []))
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        color = st.radio("Colour by", options, key="keep_js_color_dense", horizontal=True)
+    with c2:
+        shown = (st.multiselect("Modalities", modalities, default=modalities, key="keep_js_modalities_dense")
+                 if len(modalities) > 1 else modalities)
+    if not shown:
+        st.warning("No modality selected.")
+        return
+    st.caption(f"{len(points['x']):,} points: more than {DENSITY_ABOVE:,}, so they are drawn as one image (each pixel the "
+               f"mean colour of its points, opacity by count) with {HOVER_SAMPLE:,} sampled points to hover. Drag a "
+               "lasso or a box: every point inside it is selected on the server, not only the sampled ones.")
+    fig = density_figure(api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), color, tuple(shown))
+    event = st.plotly_chart(fig, key="joint_chart_dense", on_select="rerun", selection_mode=("box", "lasso"),
+                            width="stretch", config={"scrollZoom": True, "displaylogo": False})
+    sel = (event or {}).get("selection", {}) if event else {}
+    boxes, lassos = sel.get("box") or [], sel.get("lasso") or []
+    if not boxes and not lassos:
+        st.info("Drag a lasso or a box (toolbar) over the image to select the segments inside it.")
+        return
+    picked = api.joint_selection(ref, ui.collection(coll), shown, boxes=boxes, lassos=lassos)
+    ids = [table["id"][i] for i in picked]
+    if not ids:
+        st.info("No point inside the selection.")
+        return
+    if len(ids) <= DRAW_SELECTED_MAX and st.toggle(f"Draw the {len(ids):,} selected segments point by point",
+                                                   key="keep_js_draw_selected"):
+        names, codes = ui.point_groups(ref, coll, color)
+        mask = np.isin(points["segment"], picked) & np.isin(points["modality"], list(shown))
+        colors = [PALETTE[c % len(PALETTE)] for c in codes[mask]]
+        zoom = go.Figure(go.Scattergl(x=points["x"][mask], y=points["y"][mask], mode="markers",
+                                      text=[f"{table['id'][i]} · {names[c]}" for i, c in zip(points["segment"][mask], codes[mask])],
+                                      hoverinfo="text", marker={"size": 5, "color": colors, "opacity": 0.8}))
+        zoom.update_layout(height=480, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"visible": False},
+                           yaxis={"visible": False, "scaleanchor": "x"})
+        st.plotly_chart(zoom, key="joint_chart_zoom", width="stretch")
+    show_selection(ids)
 
 st.title("Joint space")
 st.caption("Every segment's embedding projected to 2-D (PCA to 50-d, then UMAP with the cosine metric), computed "
@@ -29,6 +135,12 @@ if not ui.guard(api.projection_ready, ref, ui.collection(coll)):
     n = len(ui.collection(coll))
     with ui.progress_bar(f"Projecting {n:,} segments once (embeddings, PCA, UMAP; then cached on disk)"):
         ui.guard(api.joint_projection, ref, ui.collection(coll), what="Projection")
+points = ui.guard(ui.joint_points, ref, coll, what="Projection")
+if points is None:
+    st.stop()
+if len(points["x"]) > DENSITY_ABOVE:
+    density_view(points)  # a million points: an image of them, a sample to hover, selections resolved server side
+    st.stop()
 df = ui.guard(ui.projection, ref, coll, what="Projection")
 if df is None:
     st.stop()
@@ -144,15 +256,4 @@ with side_col:
         st.info("Click a point, or drag a lasso / box (toolbar), to see keyframes and transcripts here.")
 
 if selected:
-    st.subheader(f"{len(selected):,} selected segment{'s' if len(selected) != 1 else ''}")
-    rows = api.selection_rows(ui.collection(coll), selected)
-    shown_rows = rows[:200]
-    table = pd.DataFrame(shown_rows)
-    table.insert(0, "keyframe", [ui.thumb(coll, r["id"]) for r in shown_rows])
-    st.dataframe(table, hide_index=True, width="stretch", row_height=48,
-                 column_config={"keyframe": st.column_config.ImageColumn("keyframe", width="small"),
-                                "transcript": st.column_config.TextColumn(width="large")})
-    if len(rows) > 200:
-        st.caption(f"Showing the first 200 of {len(rows):,}; the CSV holds all of them.")
-    st.download_button("Export the selection as CSV", api.selection_csv(ui.collection(coll), selected),
-                       file_name=f"selection-{coll}.csv", mime="text/csv")
+    show_selection(selected)

@@ -272,6 +272,19 @@ def projection(path, coll: str):
     return pd.DataFrame(api.joint_projection(path, collection(coll)))
 
 
+@cached(4, resource=True, model_arg=True, coll_arg=True)
+def joint_points(path, coll: str) -> dict:
+    """The projection's arrays only (x, y, segment, modality): what a million-point view needs (shared)."""
+    return api.joint_points(path, collection(coll))
+
+
+@cached(16, resource=True, model_arg=True, coll_arg=True)
+def point_groups(path, coll: str, color: str) -> tuple[list[str], object]:
+    """(group names, codes per projected point) under a colouring (shared, do not modify)."""
+    pts = joint_points(path, coll)
+    return api.point_groups(collection(coll), pts["segment"], pts["modality"], color)
+
+
 @cached(4, resource=True, coll_arg=True)
 def segments(coll: str) -> dict:
     """Column lists of every segment (``st.cache_resource``: shared, never copied; do not modify)."""

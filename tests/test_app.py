@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -560,3 +561,26 @@ def test_overview_offers_a_text_only_view_of_a_mostly_imageless_collection(app_e
     assert {m.label: m.value for m in at.metric}["Texts"] == "48"  # every text, not the 12 with a keyframe
     table = next(d.value for d in at.dataframe if "P@10" in d.value.columns)
     assert len(table) == 4 and "P@10" in table.columns
+
+
+def test_joint_space_draws_a_density_image_above_the_threshold(app_env, monkeypatch):
+    """Above ``DENSITY_ABOVE`` points the page sends one image of every point plus a sample to hover, not every
+    point (forced here on the tiny collection)."""
+    import base64
+
+    from explorer import projection
+
+    monkeypatch.setattr(projection, "DENSITY_ABOVE", 10)
+    at = open_app("pages/4_joint_space.py", {"collection": "tiny"})
+    assert not at.exception and not errors(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    images = spec["layout"]["images"]
+    assert len(images) == 1 and images[0]["source"].startswith("data:image/png;base64,")
+    png = Image.open(io.BytesIO(base64.b64decode(images[0]["source"].split(",", 1)[1])))
+    assert png.size == (800, 640) and png.mode == "RGBA"
+    assert np.count_nonzero(np.asarray(png.getchannel("A"))) >= 10  # the points are drawn in the image
+    (trace,) = spec["data"]
+    assert len(trace["customdata"]) == 48  # fewer than HOVER_SAMPLE: every point is hoverable
+    assert "drawn as one image" in texts(at) and "Drag a lasso or a box" in texts(at)
+    at.radio(key="keep_js_color_dense").set_value("split").run()
+    assert not at.exception and "colour: split (3 groups)" in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
