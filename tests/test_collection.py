@@ -1,4 +1,4 @@
-"""Collection loaders: the three layouts, and clear errors for every malformed input."""
+"""Collection loaders: the four layouts, and clear errors for every malformed input."""
 
 from __future__ import annotations
 
@@ -122,3 +122,42 @@ def test_real_collections_load(shared_data):
     np.testing.assert_allclose(wiki.features["image"].sum(1), 1.0, atol=1e-4)  # BoW histograms
     pascal = load_collection("pascal_sentence")
     assert len(pascal) == 47 and len(pascal.skipped) == 953  # reported, not silent
+
+
+def _features_collection(root, n=40, header="id\tsplit\tcategory\ttext", rows=None, image=None, text=None):
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    rows = rows if rows is not None else [f"s{i}\t{['train', 'val', 'test', 'Valid'][i % 4]}\t{'ab'[i % 2]}\tword {i}"
+                                          for i in range(n)]
+    (root / "segments.tsv").write_text("\n".join([header, *rows]) + "\n")
+    np.savez(root / "features.npz", image=image if image is not None else rng.normal(size=(n, 6)).astype(np.float16),
+             text=text if text is not None else rng.normal(size=(n, 4)).astype(np.float32))
+    return root
+
+
+def test_features_layout_reads_table_and_arrays(tmp_path):
+    root = _features_collection(tmp_path / "f")
+    coll = load_collection(root)
+    assert coll.layout == "features" and len(coll) == 40 and not coll.has_images
+    assert coll.features["image"].dtype == np.float32 and coll.features["image"].shape == (40, 6)
+    z = np.load(root / "features.npz")
+    np.testing.assert_array_equal(coll.features["image"], z["image"].astype(np.float32))
+    assert [s.split for s in coll.segments[:4]] == ["train", "val", "test", "val"]  # "Valid" read as val
+    assert coll.segments[3].category == "b" and coll.segments[3].text == "word 3" and coll.segments[3].start is None
+    # no split column: the stable hash split; times when given
+    rows = [f"s{i}\tv{i % 2}\t{i * 10}\t{i * 10 + 8.5}" for i in range(40)]
+    coll = load_collection(_features_collection(tmp_path / "g", header="id\tvideo_id\tstart\tend", rows=rows))
+    assert [s.split for s in coll.segments] == [hash_split(s.id) for s in coll.segments]
+    assert coll.has_times and coll.segments[2].end == 28.5 and coll.segments[2].video_id == "v0"
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(header="name\tsplit"), "no 'id' column"),
+    (dict(image=np.zeros((39, 6), np.float32)), r"'image' is \(39, 6\), expected \(40, dim\)"),
+    (dict(rows=[f"s{min(i, 38)}\ttrain\ta\tw" for i in range(40)]), "duplicate segment id 's38' \\(row 41\\)"),
+    (dict(rows=[f"s{i}\t{'dev' if i == 7 else 'train'}\ta\tw" for i in range(40)]), "unknown split 'dev'"),
+])
+def test_features_layout_errors_name_the_problem(tmp_path, change, message):
+    root = _features_collection(tmp_path / "bad", **change)
+    with pytest.raises(CollectionError, match=message):
+        load_collection(root)

@@ -61,7 +61,7 @@ class Collection:
 
     name: str
     root: Path
-    layout: str  # "pairs_tsv" | "wikipedia" | "folder"
+    layout: str  # "pairs_tsv" | "wikipedia" | "folder" | "features"
     segments: list[Segment]
     features: dict[str, np.ndarray] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
@@ -381,12 +381,55 @@ def detect_layout(root: Path) -> str | None:
     root = Path(root)
     if (root / "pairs.tsv").exists():
         return "wikipedia" if (root / "features" / "raw_features.npz").exists() else "pairs_tsv"
+    if (root / "features.npz").exists() and (root / "segments.tsv").exists():
+        return "features"
     if (root / "segments.tsv").exists() or any(p.suffix.lower() in IMAGE_SUFFIXES for p in root.iterdir() if p.is_file()):
         return "folder"
     return None
 
 
-LOADERS = {"pairs_tsv": load_pairs_tsv, "wikipedia": load_wikipedia, "folder": load_folder}
+def load_features(root: Path, name: str | None = None) -> Collection:
+    """A collection of precomputed features, of any size (a million rows loads in seconds):
+    ``segments.tsv`` (header; ``id`` required, optional ``split``, ``category``, ``text``, ``video_id``, ``start``,
+    ``end``) and ``features.npz`` holding ``image`` and ``text`` arrays (n_rows, dim), row i for table row i."""
+    import pandas as pd
+
+    root = Path(root)
+    table, npz = root / "segments.tsv", root / "features.npz"
+    try:
+        df = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE, engine="c")
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise CollectionError(f"{table}: cannot read the table ({e})") from e
+    if "id" not in df.columns:
+        raise CollectionError(f"{table}: no 'id' column (columns: {', '.join(df.columns)})")
+    try:
+        with np.load(npz, allow_pickle=False) as z:
+            features = {k: np.asarray(z[k], dtype=np.float32) for k in ("image", "text")}
+    except (OSError, ValueError, KeyError) as e:
+        raise CollectionError(f"{npz}: needs float arrays 'image' and 'text' ({e})") from e
+    for k, arr in features.items():
+        if arr.ndim != 2 or len(arr) != len(df):
+            raise CollectionError(f"{npz}: {k!r} is {arr.shape}, expected ({len(df)}, dim): one row per row of {table.name}")
+    n = len(df)
+    ids = df["id"].tolist()
+    dup = df["id"].duplicated()
+    if dup.any():
+        first = int(np.flatnonzero(dup.to_numpy())[0])
+        raise CollectionError(f"{table}: duplicate segment id {ids[first]!r} (row {first + 2})")
+    raw_splits = df["split"].str.strip().str.lower() if "split" in df else pd.Series([""] * n)
+    known = {v: _check_split(v, f"{table}") for v in raw_splits.unique() if v}  # each distinct value checked once
+    splits = [known[v] if v else hash_split(i) for v, i in zip(raw_splits.tolist(), ids)]
+    cats = df["category"].tolist() if "category" in df else [""] * n
+    texts = df["text"].tolist() if "text" in df else [""] * n
+    times = {c: (pd.to_numeric(df[c], errors="coerce").tolist() if c in df else [None] * n) for c in ("start", "end")}
+    videos = df["video_id"].tolist() if "video_id" in df else [""] * n
+    segments = [Segment(id=i, text=t, image_path=None, split=sp, category=c or None, video_id=v or None,
+                        start=None if a is None or a != a else float(a), end=None if b is None or b != b else float(b))
+                for i, t, sp, c, v, a, b in zip(ids, texts, splits, cats, videos, times["start"], times["end"])]
+    return Collection(name=name or root.name, root=root, layout="features", segments=segments, features=features)
+
+
+LOADERS = {"pairs_tsv": load_pairs_tsv, "wikipedia": load_wikipedia, "folder": load_folder, "features": load_features}
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
