@@ -31,7 +31,9 @@ loading anything).
 version and the weights file's name and size. The ``pixels`` baseline is not cached separately: it is
 derived on the fly (well under a second) from the cached 64x64 keyframes, a float32 copy would be
 four times their size. Feature-only collections (e.g. ``wikipedia``) have no keyframes: callers use
-``collection.features["image"]`` for them.
+``collection.features["image"]`` for them. With ``ray=True`` the chunks of keyframes are Ray tasks
+(``explorer.scale_ray``) running the same per-chunk code, so the cached array is the same, byte for
+byte; workers build the extractor by its registry name, with the driver's weights file.
 """
 
 from __future__ import annotations
@@ -39,12 +41,14 @@ from __future__ import annotations
 import json
 import os
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from PIL import Image
 
+from .. import scale_ray
 from ..cache import cached_arrays
 from ..data.images import ImageInputError, image_to_uint8, keyframes_uint8, load_rgb, square_resize
 from ..paths import models_root
@@ -552,6 +556,22 @@ def _require_keyframes(collection, name: str) -> None:
         )
 
 
+def _chunk_features(extractor: VisualExtractor, keyframes: list[tuple[str, Path]]) -> np.ndarray:
+    """Features of one chunk of keyframes, ``(segment id, image path)`` pairs: each decoded, centre-cropped
+    and resized (bicubic) straight to the extractor's input size."""
+    size = extractor.input_size
+    batch = np.empty((len(keyframes), size, size, 3), dtype=np.uint8)
+    for j, (sid, path) in enumerate(keyframes):
+        batch[j] = image_to_uint8(load_rgb(path, what=f"keyframe of segment {sid!r} ({path})"), size)
+    return extractor.extract(batch)
+
+
+def _chunk_features_task(args: tuple) -> np.ndarray:
+    """``_chunk_features`` in a Ray worker: ``(extractor name, device, weights path or None, keyframes)``."""
+    name, device, path, keyframes = args
+    return _chunk_features(get_extractor(name, device=device, **({"path": path} if path else {})), keyframes)
+
+
 def extract_collection_features(
     collection,
     extractor_name: str,
@@ -559,6 +579,8 @@ def extract_collection_features(
     progress: bool = True,
     refresh: bool = False,
     chunk: int = 64,
+    ray: bool = False,
+    ray_address: str | None = None,
 ) -> np.ndarray:
     """(N, dim) float32 visual features of every segment's keyframe, cached on disk.
 
@@ -568,6 +590,12 @@ def extract_collection_features(
     recomputes even when cached. Raises :class:`VisualModelUnavailable` when the model is missing and
     :class:`~explorer.data.images.ImageInputError` for feature-only collections (use
     ``collection.features["image"]`` for those).
+
+    ``ray``: when features must be computed, the chunks run as Ray tasks of one CPU (a task whose
+    worker dies is rerun once) on a local Ray of all CPUs, the Ray already initialised, or the
+    cluster at ``ray_address`` (implies ``ray``; keyframes and weights must be at the same paths on
+    every node). The extractor must be one of ``VISUAL_EXTRACTORS``. The ``pixels`` baseline is never
+    cached and needs no Ray: the argument is ignored for it.
     """
     _require_keyframes(collection, extractor_name)
     extractor = get_extractor(extractor_name, device=device)
@@ -576,25 +604,42 @@ def extract_collection_features(
     if not extractor.cacheable:  # pixels: a cheap transform of the cached uint8 keyframes
         frames = keyframes_uint8(collection, size=extractor.input_size, progress=progress)
         return extractor.extract(frames)
+    ray = ray or bool(ray_address)
+    if ray:
+        scale_ray.import_ray("ray=True")
 
     def compute() -> dict[str, np.ndarray]:
         from tqdm.auto import tqdm
 
         from ..progress import report as progress_report
 
-        n, size = len(collection), extractor.input_size
+        n = len(collection)
         out = np.empty((n, extractor.dim), dtype=np.float32)
+        starts = range(0, n, chunk)
+        chunks = [[(s.id, s.image_path) for s in collection.segments[start : start + chunk]] for start in starts]
         with tqdm(total=n, desc=f"{extractor.name} features ({collection.name})", unit="img",
                   disable=not progress, delay=3.0) as bar:  # fmt: skip
-            for start in range(0, n, chunk):
-                segs = collection.segments[start : start + chunk]
-                batch = np.empty((len(segs), size, size, 3), dtype=np.uint8)
-                for j, s in enumerate(segs):
-                    img = load_rgb(s.image_path, what=f"keyframe of segment {s.id!r} ({s.image_path})")
-                    batch[j] = image_to_uint8(img, size)
-                out[start : start + len(segs)] = extractor.extract(batch)
-                bar.update(len(segs))
-                progress_report(f"{extractor.name} features of the keyframes", start + len(segs), n)
+            if ray:
+                path = getattr(extractor, "path", None)  # workers load the driver's weights file
+                task_args = [(extractor.name, device, str(path) if path else None, c) for c in chunks]
+                with scale_ray.session(os.cpu_count() or 1, ray_address, what="ray=True"), \
+                        closing(scale_ray.run_tasks(_chunk_features_task, task_args, retries=1)) as tasks:
+                    done = 0
+                    for i, feats, err in tasks:
+                        if isinstance(err, scale_ray.WorkerDied):
+                            raise RuntimeError(f"{extractor.name} features of collection {collection.name!r}: a Ray "
+                                               f"worker died twice on keyframes {starts[i]}..: {err}") from err
+                        if err is not None:
+                            raise err  # what the task raised, as without Ray (e.g. an unreadable keyframe)
+                        out[starts[i] : starts[i] + len(feats)] = feats
+                        done += len(feats)
+                        bar.update(len(feats))
+                        progress_report(f"{extractor.name} features of the keyframes", done, n)
+            else:
+                for start, keyframes in zip(starts, chunks):
+                    out[start : start + len(keyframes)] = _chunk_features(extractor, keyframes)
+                    bar.update(len(keyframes))
+                    progress_report(f"{extractor.name} features of the keyframes", start + len(keyframes), n)
         if not np.isfinite(out).all():
             raise RuntimeError(f"{extractor.name} produced non-finite features for collection {collection.name!r}")
         return {"features": out}

@@ -40,7 +40,15 @@ def register(subparsers) -> None:
                         "extra columns such as category are kept in segments.tsv")
     p.add_argument("--gap-seconds", type=float, default=0.0,
                    help="a pause between cues at least this long always ends a segment (0 = off; default 0)")
-    p.add_argument("--workers", type=int, default=1, help="videos processed in parallel (processes; default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="videos processed in parallel (processes, or the CPUs of a local Ray with --ray; default 1)")
+    p.add_argument("--ray", action="store_true",
+                   help="process videos as Ray tasks (pip install 'explorer[scale]'): on a local Ray of --workers "
+                        "CPUs, started for this run, unless --ray-address (or Ray's RAY_ADDRESS variable) is given; "
+                        "same files as without")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="run the Ray tasks on the existing Ray cluster at ADDR (host:port, or 'auto'); implies --ray. "
+                        "DIR and --out must be on a file system every node shares, at the same path")
     p.add_argument("--force", action="store_true", help="redo videos that were already ingested")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
@@ -100,7 +108,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     )
     try:
         report = ingest(args.dir, args.out, params, workers=args.workers, force=args.force, progress=not args.no_progress,
-                        segments=args.segments)
+                        segments=args.segments, ray=args.ray, ray_address=args.ray_address)
     except (IngestError, SegmentationError) as e:
         return _err(str(e))
     print(format_report(report))

@@ -33,7 +33,16 @@ parameters is skipped; if any changed it is redone (``force=True`` redoes everyt
 
 Workers (``workers > 1``) die with the ingest: each asks Linux for SIGKILL when its parent dies
 (``PR_SET_PDEATHSIG``) and also watches its parent pid, so a ``kill -9`` of the main process leaves
-no worker writing behind it.
+no worker writing behind it. A worker that dies (killed, out of memory) breaks the pool: its
+unfinished videos are redone once in a fresh pool, and fail if that breaks too.
+
+Ray (``ray=True``, ``explorer ingest --ray``; ``explorer.scale_ray``): every video is a Ray task of
+one CPU, on a local Ray of ``workers`` CPUs started for the run, or on the cluster at
+``ray_address`` (the videos and the collection folder must then be on a file system all nodes share,
+at the same path). Tasks run the same ``ingest_video`` and their results go through the same
+collection step, so the files written are the same as with processes; a task whose worker dies is
+redone once, as above. Ray's processes are started by the local Ray and end with it; on a cluster,
+a driver that dies takes its job's tasks with it.
 
 Problems never stop the run: each video gets a status in ``ingest_report.json`` -- ``ok``,
 ``partial`` (some segments dropped because frames could not be decoded: truncated file),
@@ -56,13 +65,15 @@ import threading
 import time
 import types
 import unicodedata
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .. import scale_ray
 from ..cache import atomic_write_text
 from ..data.collection import hash_split
 from .decode import VIDEO_SUFFIXES, VideoError, default_threads, probe_video, sample_segments
@@ -481,13 +492,22 @@ def ingest(
     force: bool = False,
     progress: bool = True,
     segments: str | Path | None = None,
+    ray: bool = False,
+    ray_address: str | None = None,
 ) -> dict:
     """Ingest every video of ``source`` into the collection folder ``out_dir``; returns the report.
 
     ``segments``: a TSV of given segment boundaries (``read_segments_file``); each video is then cut
-    exactly there instead of along its cues."""
+    exactly there instead of along its cues. ``ray``: videos run as Ray tasks, on a local Ray of
+    ``workers`` CPUs, or on the cluster at ``ray_address`` (which implies ``ray``)."""
     params = params or IngestParams()
     params.check()
+    ray = ray or bool(ray_address)
+    if ray:
+        try:
+            scale_ray.import_ray()
+        except scale_ray.RayUnavailable as e:
+            raise IngestError(str(e)) from None
     given_all = read_segments_file(segments) if segments is not None else None
     source, out_dir = Path(source), Path(out_dir)
     if not source.is_dir():
@@ -582,13 +602,19 @@ def ingest(
                 markers[res["video_id"]] = m
                 write_segments_tsv(out_dir, markers)
 
+    ray_session = ExitStack()  # Ray for this run's tasks; shut down in the end only if started here
+    if ray and jobs:
+        try:
+            ray_session.enter_context(scale_ray.session(workers, ray_address))
+        except scale_ray.RayUnavailable as e:
+            raise IngestError(str(e)) from None
     bar = None
     if progress and jobs:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(jobs), desc="ingest", unit="video")
     try:
-        if workers == 1 or len(jobs) <= 1:
+        if not ray and (workers == 1 or len(jobs) <= 1):
             for job in jobs:
                 if bar is not None and not asr_audio:
                     bar.set_postfix_str(job.video.name[:40])
@@ -596,30 +622,24 @@ def ingest(
                 if bar is not None:
                     bar.update(1)
         else:
-            import multiprocessing as mp
-            from concurrent.futures.process import BrokenProcessPool
-
-            # A worker that dies (OOM killer, kill -9) breaks the whole pool: every unfinished video
-            # would fail with it. They get one more round in a fresh pool; what breaks twice fails.
+            # A video whose worker dies (OOM killer, kill -9) gets one more round in fresh workers;
+            # what dies twice fails. (A dead worker breaks a whole process pool, so there every
+            # unfinished video of the round is redone; with Ray only that video's task.)
             pending, rounds = list(jobs), 0
             while pending:
                 rounds += 1
                 retry: list[VideoJob] = []
-                with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=mp.get_context("spawn"),
-                                         initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-                    with _workers_skip_main_script():  # processes start inside submit()
-                        futures = {pool.submit(ingest_video, job): job for job in pending}
-                    for fut in as_completed(futures):
-                        job = futures[fut]
-                        try:
-                            res = fut.result()
-                        except BrokenProcessPool as e:
+                tasks = scale_ray.run_tasks(ingest_video, pending) if ray else _pool_tasks(pending, workers)
+                with closing(tasks):
+                    for i, res, err in tasks:
+                        job = pending[i]
+                        if isinstance(err, (BrokenProcessPool, scale_ray.WorkerDied)):
                             if rounds == 1:
                                 retry.append(job)
                                 continue
-                            res = _result(job, "failed", [f"worker process died twice (killed, or out of memory): {e}"])
-                        except Exception as e:  # noqa: BLE001 - reported, never fatal
-                            res = _result(job, "failed", [f"worker process failed: {type(e).__name__}: {e}"])
+                            res = _result(job, "failed", [f"worker process died twice (killed, or out of memory): {err}"])
+                        elif err is not None:
+                            res = _result(job, "failed", [f"worker process failed: {type(err).__name__}: {err}"])
                         collect(res)
                         if bar is not None:
                             bar.update(1)
@@ -628,6 +648,7 @@ def ingest(
                                            "video(s) were redone in new workers")
                 pending = retry
     finally:
+        ray_session.close()
         if bar is not None:
             bar.close()
         wall = time.perf_counter() - t_start
@@ -643,6 +664,7 @@ def ingest(
             "out": str(out_dir),
             "params": params.key(),
             "workers": workers,
+            "backend": "ray" if ray else "processes",
             "videos": [{**r, "segments": len(r.get("segments") or [])} for r in videos],
             "messages": folder_messages,
             "totals": {
@@ -656,6 +678,23 @@ def ingest(
         }
         atomic_write_text(out_dir / REPORT_NAME, json.dumps(report, indent=1))
     return report
+
+
+def _pool_tasks(jobs: list[VideoJob], workers: int):
+    """``ingest_video`` of every job in a fresh process pool: ``(index, result, error)`` as each
+    finishes (the contract of ``scale_ray.run_tasks``; a dead worker gives ``BrokenProcessPool``)."""
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
+                             initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+        with _workers_skip_main_script():  # processes start inside submit()
+            futures = {pool.submit(ingest_video, job): i for i, job in enumerate(jobs)}
+        for fut in as_completed(futures):
+            try:
+                res, err = fut.result(), None
+            except Exception as e:  # noqa: BLE001 - reported by the caller, never fatal
+                res, err = None, e
+            yield futures[fut], res, err
 
 
 @contextmanager
