@@ -120,12 +120,12 @@ def joint_rank_index(model: str, collection: Collection, joint: np.ndarray):
     if len(joint) < ann.EXACT_BELOW:
         return None
     if not is_checkpoint_spec(model):
-        return ann.build_index(joint)
+        return ann.build_index(joint, exact_below=ann.EXACT_BELOW)
     p = Path(model).resolve()
     st = p.stat()
     key = {"embeddings": {"checkpoint": str(p), "mtime": st.st_mtime, "size": st.st_size, "collection": collection.digest},
            "split": "all", "version": 1}
-    return ann.cached_index(key, lambda: joint)
+    return ann.cached_index(key, lambda: joint, exact_below=ann.EXACT_BELOW)
 
 
 def evaluate(model: str, collection: str | Collection, split: str = "val", visual: str = "pixels",

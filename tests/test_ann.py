@@ -75,3 +75,14 @@ def test_cached_index_is_built_once_per_key(tmp_path, monkeypatch):
     assert np.array_equal(first.search(q, 10)[0], again.search(q, 10)[0])
     other = cached_index({"what": "b"}, rows, exact_below=1_000_000)
     assert len(calls) == 2 and other.kind == "exact"
+
+
+def test_export_runs_use_an_index_only_for_large_collections(monkeypatch):
+    from explorer import ann
+    from explorer.evaluate import joint_rank_index
+
+    x = clustered(3_000)
+    assert joint_rank_index("text-only", None, x) is None  # below EXACT_BELOW: exact ranking
+    monkeypatch.setattr(ann, "EXACT_BELOW", 1_000)
+    index = joint_rank_index("text-only", None, x)
+    assert index.kind == "ivf" and index.info["recall@10"] >= 0.95

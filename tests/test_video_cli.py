@@ -68,11 +68,19 @@ def test_ingest_then_export_eval_and_check(tmp_path, monkeypatch, capsys):
         rng = np.random.default_rng(0)
         return rng.normal(size=(len(collection), 8)).astype(np.float32)
 
-    monkeypatch.setitem(sys.modules, "explorer.evaluate", types.SimpleNamespace(joint_embeddings=joint_embeddings))
+    def joint_rank_index(model, collection, joint):  # as for a collection above ann.EXACT_BELOW segments
+        from explorer.ann import build_index
+
+        calls.append(("index", len(joint)))
+        return build_index(joint, exact_below=10**6)
+
+    monkeypatch.setitem(sys.modules, "explorer.evaluate", types.SimpleNamespace(joint_embeddings=joint_embeddings,
+                                                                                 joint_rank_index=joint_rank_index))
     run_file = tmp_path / "me14sh_TEST_L_1_Sp_M_V_gan.txt"
     assert run("export-run", "text-only", "--collection", out, "--anchors", anchors, "--out", run_file, "--top-k", "3") == 0
     text = capsys.readouterr().out
-    assert calls == [("text-only", "pixels", "cpu")]
+    assert calls[0] == ("text-only", "pixels", "cpu") and calls[1][0] == "index"
+    assert "through an ANN index (exact)" in text
     assert "anchor_3" in text and "not in the collection" in text
     lines = run_file.read_text().splitlines()
     assert len(lines) == 6 and {l.split()[0] for l in lines} == {"anchor_1", "anchor_2"}

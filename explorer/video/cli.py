@@ -127,11 +127,16 @@ def cmd_export_run(args: argparse.Namespace) -> int:
     if not collection.has_times:
         return _err(f"collection {collection.name!r} has no video ids / start / end times (segments.tsv): cannot link")
     run_name = args.run_name or args.out.name.split(".")[0]
-    from ..evaluate import joint_embeddings  # written by the evaluation module; imported lazily
+    from ..evaluate import joint_embeddings, joint_rank_index  # imported lazily
 
     embeddings = joint_embeddings(args.checkpoint, collection, visual=args.visual, device=args.device)
+    index = joint_rank_index(args.checkpoint, collection, embeddings)  # None below ann.EXACT_BELOW segments
+    if index is not None:
+        print(f"note: ranking {len(embeddings):,} segments through an ANN index ({index.kind}"
+              + (f", nprobe {index.info['nprobe']}, recall@10 {index.info['recall@10']:.3f}" if index.kind == "ivf" else "")
+              + ")")
     try:
-        built = build_run(collection.segments, embeddings, anchors, run_name=run_name, top_k=args.top_k)
+        built = build_run(collection.segments, embeddings, anchors, run_name=run_name, top_k=args.top_k, index=index)
     except ValueError as e:
         return _err(str(e))
     for m in built.messages:
