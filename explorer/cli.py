@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -81,7 +82,8 @@ def cmd_train(args) -> int:
     run_dir = train(args.kind, args.collection, epochs=args.epochs, device=args.device, seed=args.seed, out=args.out,
                     resume=args.resume, overrides=parse_overrides(args.set), visual=args.visual,
                     checkpoint_every_s=args.checkpoint_every, max_steps=args.max_steps)
-    print(f"run directory: {run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun: said once, by rank 0
+        print(f"run directory: {run_dir}")
     return 0
 
 

@@ -9,6 +9,12 @@ mid-epoch with the position inside the epoch and the RNG state, so ``--resume`` 
 it stopped (bit-identical on CPU). ``best.pt`` keeps the epoch with the best val P@10 (model selection
 on val; test is only for reporting).
 
+Under ``torchrun --nproc_per_node N`` (several GPUs, or gloo processes on a CPU) the N processes train
+one run: each takes its slice of every global batch (``batch_size`` stays the global batch, so the
+step count and the paper's hyperparameters keep their meaning), gradients are averaged over the
+processes before each optimizer step, and rank 0 alone writes the run directory, validates and prints
+(``explorer.distributed`` says what is synchronised and how).
+
 Run directory::
 
     run.json                      arguments, config, data spec (written once)
@@ -32,6 +38,7 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt_io
+from . import distributed
 from .data.collection import hash_split, load_collection
 from .data.images import from_model_range, image_grid
 from .data.text import WordVectors, collection_word_vectors
@@ -57,10 +64,12 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def hardware_description(device: str) -> str:
+def hardware_description(device: str, processes: int = 1) -> str:
     if device == "cuda":
-        return f"CUDA {torch.cuda.get_device_name(0)}"
-    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        one = f"CUDA {torch.cuda.get_device_name()}"  # the current device: this process's GPU
+    else:
+        one = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return one if processes == 1 else f"{processes} processes x {one}"
 
 
 def parse_overrides(pairs: list[str] | None) -> dict:
@@ -78,18 +87,21 @@ def parse_overrides(pairs: list[str] | None) -> dict:
 
 
 class RunLog:
-    """Append-only JSON-lines log; each line is flushed so a crash loses at most the line being written."""
+    """Append-only JSON-lines log; each line is flushed so a crash loses at most the line being written.
+    ``path`` None: a log that writes nothing (the processes of a distributed run other than rank 0)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path | None):
         self.path = path
-        self.f = open(path, "a", encoding="utf-8")
+        self.f = open(path, "a", encoding="utf-8") if path is not None else None
 
     def write(self, record: dict) -> None:
-        self.f.write(json.dumps(record, default=float) + "\n")
-        self.f.flush()
+        if self.f is not None:
+            self.f.write(json.dumps(record, default=float) + "\n")
+            self.f.flush()
 
     def close(self) -> None:
-        self.f.close()
+        if self.f is not None:
+            self.f.close()
 
 
 def read_log(run_dir: str | Path) -> list[dict]:
@@ -155,7 +167,7 @@ def validate(model, inputs, val_idx, device) -> dict:
     return {"val_p@10": float(res["p@10"]), "val_map": float(res["map"])}
 
 
-def make_checkpoint(kind, model, optimizers, spec, collection, wv, progress, metrics, seconds, device) -> dict:
+def make_checkpoint(kind, model, optimizers, spec, collection, wv, progress, metrics, seconds, device, processes=1) -> dict:
     return {
         "kind": kind,
         "config": asdict(model.config),
@@ -169,52 +181,94 @@ def make_checkpoint(kind, model, optimizers, spec, collection, wv, progress, met
         "progress": {k: v for k, v in progress.items() if k != "categories"},
         "metrics": metrics,
         "train_seconds": seconds,
-        "hardware": hardware_description(device),
+        "hardware": hardware_description(device, processes),
     }
+
+
+def restore_rng(saved: dict, device: str, ddp: distributed.Ranks, seed: int) -> None:
+    """Continue each process's random stream from a checkpoint's ``progress["rng"]``.
+
+    A run of N processes saved each rank's state under ``"ranks"`` (and rank 0's at the top, which a
+    single process reads): with as many processes again every rank continues its own stream, so the
+    resumed run draws what the uninterrupted one would have. With another process count rank 0 takes
+    the top-level state and the others start fresh streams (seed + rank): noise still differs per rank.
+    """
+    ranks = saved.get("ranks", [])
+    if ddp.world_size > 1 and len(ranks) == ddp.world_size:
+        saved = ranks[ddp.rank]
+    elif not ddp.is_main:
+        torch.manual_seed(seed + ddp.rank)
+        return
+    torch.set_rng_state(saved["torch"])
+    if device == "cuda" and "cuda" in saved:
+        torch.cuda.set_rng_state(saved["cuda"])
 
 
 def train(kind: str, collection: str, epochs: int | None = None, device: str = "auto", seed: int = 0,
           out: str | Path | None = None, resume: str | Path | None = None, overrides: dict | None = None,
           visual: str = "mobilenet", checkpoint_every_s: float = 120.0, progress_bar: bool = True,
           max_steps: int | None = None) -> Path:
-    """Train (or resume) a model; returns the run directory. See the module docstring."""
+    """Train (or resume) a model; returns the run directory. See the module docstring.
+
+    Started by ``torchrun`` (or inside a process group the caller started), every process calls this
+    and they train one run together; each returns the run directory rank 0 wrote."""
+    device = resolve_device(device)
+    state = ckpt_io.load(Path(resume) / "latest.pt") if resume is not None else None  # the same on every rank
+    kind = state["kind"] if state else kind
+    if kind not in MODELS:
+        raise TrainingError(f"unknown model kind {kind!r} (known: {', '.join(MODELS)})")
+    if MODELS[kind][0].closed_form and distributed.world_size() > 1:
+        # refused by every rank alike before any joins the process group: no rank waits on one that left
+        raise TrainingError(f"{kind} is fitted in closed form, in one process: run it without torchrun "
+                            f"(WORLD_SIZE={distributed.world_size()})")
+    ddp = distributed.setup(device)
+    try:
+        run_dir = _train(kind, collection, epochs, device, seed, out, resume, state, overrides, visual,
+                         checkpoint_every_s, progress_bar and ddp.is_main, max_steps, ddp)
+        ddp.barrier()  # each rank returns once rank 0 has written the run directory (a resume may follow)
+        return run_dir
+    finally:
+        distributed.cleanup(ddp)
+
+
+def _train(kind, collection, epochs, device, seed, out, resume, state, overrides, visual, checkpoint_every_s,
+           progress_bar, max_steps, ddp: distributed.Ranks) -> Path:
     from tqdm.auto import tqdm
 
-    device = resolve_device(device)
-    if resume is not None:
-        run_dir = Path(resume)
-        state = ckpt_io.load(run_dir / "latest.pt")
-        run_info = json.loads((run_dir / "run.json").read_text())
-        kind, collection, seed = state["kind"], run_info["collection"], run_info["seed"]
-        epochs = epochs if epochs is not None else run_info["epochs"]
-    else:
-        if kind not in MODELS:
-            raise TrainingError(f"unknown model kind {kind!r} (known: {', '.join(MODELS)})")
-        state = None
-    model_cls, config_cls = MODELS[kind]
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-
-    coll = load_collection(collection)
-    if "train" not in coll.split_names():
-        raise TrainingError(f"collection {coll.name!r} has no train split")
-    wv = None
-    if not coll.features:
-        wv = WordVectors.from_state(state["text"]) if state else collection_word_vectors(coll)
-
+    main = ddp.is_main  # rank 0 (or the only process): writes the run directory, validates, shows progress
     if state:
-        config = config_from_dict(config_cls, state["config"], from_checkpoint=True)
-        spec = DataSpec.from_dict(state["data_spec"])
-        categories = state["collection"].get("categories")
-    else:
-        base = asdict(config_cls())
-        config = config_from_dict(config_cls, {**base, **(overrides or {})})
-        spec = default_spec(coll, model_cls.wants_pixels, visual=visual, word_vectors=wv)
-        categories = None
-    if epochs is not None:
-        config.epochs = int(epochs)
+        run_dir = Path(resume)
+        run_info = json.loads((run_dir / "run.json").read_text())
+        collection, seed = run_info["collection"], run_info["seed"]
+        epochs = epochs if epochs is not None else run_info["epochs"]
+    model_cls, config_cls = MODELS[kind]
+    # Each rank its own random stream (noise, dropout, wrong-image shifts differ across ranks; the
+    # batches do not: epoch_permutation has its own generator). The initial weights are rank 0's,
+    # broadcast below, so they are those a single process would draw with ``seed``.
+    torch.manual_seed(seed + ddp.rank)
+    np.random.seed(seed + ddp.rank)
 
-    inputs = prepare_inputs(coll, spec, wv, device=device, categories=categories, progress=progress_bar)
+    with ddp.main_first():  # rank 0 fills the disk caches (keyframes, word vectors, features) first
+        coll = load_collection(collection)
+        if "train" not in coll.split_names():
+            raise TrainingError(f"collection {coll.name!r} has no train split")
+        wv = None
+        if not coll.features:
+            wv = WordVectors.from_state(state["text"]) if state else collection_word_vectors(coll)
+
+        if state:
+            config = config_from_dict(config_cls, state["config"], from_checkpoint=True)
+            spec = DataSpec.from_dict(state["data_spec"])
+            categories = state["collection"].get("categories")
+        else:
+            base = asdict(config_cls())
+            config = config_from_dict(config_cls, {**base, **(overrides or {})})
+            spec = default_spec(coll, model_cls.wants_pixels, visual=visual, word_vectors=wv)
+            categories = None
+        if epochs is not None:
+            config.epochs = int(epochs)
+
+        inputs = prepare_inputs(coll, spec, wv, device=device, categories=categories, progress=progress_bar)
     categories = inputs.categories
     split_of = np.array([s.split for s in coll.segments])
     if "val" in coll.split_names():
@@ -246,33 +300,54 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
             opt.load_state_dict(state["optimizer_state"][name])
         progress.update({k: state["progress"][k] for k in ("epoch", "step_in_epoch", "global_step")})
         progress["epochs"] = config.epochs
-        torch.set_rng_state(state["progress"]["rng"]["torch"])
-        if device == "cuda" and "cuda" in state["progress"]["rng"]:
-            torch.cuda.set_rng_state(state["progress"]["rng"]["cuda"])
+        restore_rng(state["progress"]["rng"], device, ddp, seed)
         best_p10 = float(state["progress"].get("best_val_p@10", -1.0))
         seconds = float(state.get("train_seconds") or 0.0)
     else:
-        run_dir = Path(out) if out else runs_dir() / f"{kind}-{coll.name}-{datetime.now():%Y%m%d-%H%M%S}"
-        if (run_dir / "latest.pt").exists():
-            raise TrainingError(f"{run_dir} already holds a run; use --resume {run_dir} to continue it")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt_io.atomic_write_text(run_dir / "run.json", json.dumps({
-            "kind": kind, "collection": collection, "seed": seed, "epochs": config.epochs, "device": device,
-            "config": asdict(config), "data_spec": spec.to_dict(), "val_split": val_name,
-            "started": datetime.now().isoformat(timespec="seconds"),
-        }, indent=2, default=list))
-    (run_dir / "samples").mkdir(exist_ok=True)
-    clean_stale_temporaries(run_dir)
-    log = RunLog(run_dir / "log.jsonl")
+        run_dir = None
+        if main:
+            run_dir = Path(out) if out else runs_dir() / f"{kind}-{coll.name}-{datetime.now():%Y%m%d-%H%M%S}"
+            if (run_dir / "latest.pt").exists():
+                raise TrainingError(f"{run_dir} already holds a run; use --resume {run_dir} to continue it")
+            run_dir.mkdir(parents=True, exist_ok=True)
+            ckpt_io.atomic_write_text(run_dir / "run.json", json.dumps({
+                "kind": kind, "collection": collection, "seed": seed, "epochs": config.epochs, "device": device,
+                **({"processes": ddp.world_size} if ddp.world_size > 1 else {}),
+                "config": asdict(config), "data_spec": spec.to_dict(), "val_split": val_name,
+                "started": datetime.now().isoformat(timespec="seconds"),
+            }, indent=2, default=list))
+        run_dir = ddp.share(run_dir)  # rank 0's: its name holds the time rank 0 started
+    for opt in optimizers.values():
+        ddp.average_gradients(opt)
+    # Every rank starts from rank 0's weights and buffers (a fresh init, or the restored checkpoint).
+    ddp.broadcast([*model.parameters(), *model.buffers()])
+    if main:
+        (run_dir / "samples").mkdir(exist_ok=True)
+        clean_stale_temporaries(run_dir)
+    log = RunLog(run_dir / "log.jsonl" if main else None)
     log.write({"type": "status", "status": "resumed" if state else "started", "global_step": progress["global_step"],
                "device": device, "time": time.time()})
 
+    def checkpoint(p: dict, metrics: dict) -> dict:
+        return make_checkpoint(kind, model, optimizers, spec, coll, wv, p, metrics, seconds, device, ddp.world_size)
+
     def save_latest(metrics: dict) -> None:
+        """Every rank calls this (it exchanges RNG states and buffers); rank 0 writes latest.pt."""
         rng = {"torch": torch.get_rng_state()}
         if device == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state()
+        every_rank = ddp.gather(rng)
+        # BatchNorm running statistics are rank-local (each rank normalises its own slice, as DDP does;
+        # SyncBatchNorm would change what a kind computes and has no CPU implementation): they never
+        # enter a gradient, and only rank 0's are validated and saved. Broadcasting them here keeps every
+        # rank's model equal to the checkpoint, so an uninterrupted run and a resumed one agree.
+        ddp.broadcast(model.buffers())
+        if not main:
+            return
+        if ddp.world_size > 1:
+            rng["ranks"] = every_rank
         p = {**progress, "rng": rng, "best_val_p@10": best_p10}
-        ckpt_io.save(make_checkpoint(kind, model, optimizers, spec, coll, wv, p, metrics, seconds, device), run_dir / "latest.pt")
+        ckpt_io.save(checkpoint(p, metrics), run_dir / "latest.pt")
 
     if model_cls.closed_form:
         t0 = time.time()
@@ -285,14 +360,15 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
         best_p10 = metrics["val_p@10"]
         log.write({"type": "epoch", "epoch": 1, **metrics, "seconds": seconds})
         p = {**progress, "best_val_p@10": best_p10}
-        ckpt_io.save(ckpt_io.strip_for_release(make_checkpoint(kind, model, optimizers, spec, coll, wv, p, metrics, seconds, device)),
-                     run_dir / "best.pt")
+        ckpt_io.save(ckpt_io.strip_for_release(checkpoint(p, metrics)), run_dir / "best.pt")
         save_latest(metrics)
         log.write({"type": "status", "status": "finished", "time": time.time()})
         log.close()
         return run_dir
 
-    batch_size = getattr(config, "batch_size", 64)
+    batch_size = getattr(config, "batch_size", 64)  # the global batch: each rank trains on its slice
+    if batch_size % ddp.world_size:
+        raise TrainingError(f"batch_size {batch_size} does not split evenly over {ddp.world_size} processes")
     steps_per_epoch = max(1, len(train_idx) // batch_size)  # drop the last partial batch (BN needs >1)
     # what the progress display needs before the first epoch ends (explorer.api.run_progress)
     log.write({"type": "plan", "steps_per_epoch": steps_per_epoch, "epochs": config.epochs, "time": time.time()})
@@ -306,8 +382,8 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
                    unit="step", disable=not progress_bar, initial=progress["step_in_epoch"], total=steps_per_epoch)
         for step in bar:
             t0 = time.time()
-            idx = perm[step * batch_size : (step + 1) * batch_size]
-            step_metrics = model.train_step(inputs.batch(idx, device), optimizers)
+            idx = ddp.shard(perm[step * batch_size : (step + 1) * batch_size])
+            step_metrics = ddp.mean(model.train_step(inputs.batch(idx, device), optimizers))
             seconds += time.time() - t0
             progress["step_in_epoch"] = step + 1
             progress["global_step"] += 1
@@ -318,29 +394,29 @@ def train(kind: str, collection: str, epochs: int | None = None, device: str = "
                 log.write({"type": "status", "status": "stopped", "reason": "max_steps", "time": time.time()})
                 log.close()
                 return run_dir
-            if time.time() - last_save > checkpoint_every_s:
+            if ddp.rank0_decides(time.time() - last_save > checkpoint_every_s):
                 save_latest(metrics)
                 last_save = time.time()
         bar.close()
 
         progress.update({"epoch": epoch + 1, "step_in_epoch": 0})
-        metrics = validate(model, inputs, val_idx, device)
-        grid = sample_grid(model, inputs, val_idx, device)
-        if grid is not None:
-            png = io.BytesIO()  # written atomically: the Training page polls this folder
-            image_grid(grid, ncols=8).save(png, format="PNG")
-            ckpt_io.atomic_write_bytes(run_dir / "samples" / f"epoch_{epoch + 1:03d}.png", png.getvalue())
-        log.write({"type": "epoch", "epoch": epoch + 1, "step": progress["global_step"], **metrics, "seconds": seconds})
-        # a kind trained in stages (cmdn) is not a finished model before its last stage: never selected then
-        improved = model.selectable() and metrics["val_p@10"] > best_p10
-        if improved:
-            best_p10 = metrics["val_p@10"]
-        if improved:
-            # best.pt first: latest.pt records best_p10, so a kill between the two writes must not
-            # leave a latest.pt that claims a best checkpoint which was never written.
-            p = {**progress, "best_val_p@10": best_p10}
-            ckpt_io.save(ckpt_io.strip_for_release(make_checkpoint(kind, model, optimizers, spec, coll, wv, p, metrics, seconds, device)),
-                         run_dir / "best.pt")
+        if main:
+            metrics = validate(model, inputs, val_idx, device)
+            grid = sample_grid(model, inputs, val_idx, device)
+            if grid is not None:
+                png = io.BytesIO()  # written atomically: the Training page polls this folder
+                image_grid(grid, ncols=8).save(png, format="PNG")
+                ckpt_io.atomic_write_bytes(run_dir / "samples" / f"epoch_{epoch + 1:03d}.png", png.getvalue())
+            log.write({"type": "epoch", "epoch": epoch + 1, "step": progress["global_step"], **metrics, "seconds": seconds})
+            # a kind trained in stages (cmdn) is not a finished model before its last stage: never selected then
+            improved = model.selectable() and metrics["val_p@10"] > best_p10
+            if improved:
+                best_p10 = metrics["val_p@10"]
+            if improved:
+                # best.pt first: latest.pt records best_p10, so a kill between the two writes must not
+                # leave a latest.pt that claims a best checkpoint which was never written.
+                p = {**progress, "best_val_p@10": best_p10}
+                ckpt_io.save(ckpt_io.strip_for_release(checkpoint(p, metrics)), run_dir / "best.pt")
         save_latest(metrics)
         last_save = time.time()
     log.write({"type": "status", "status": "finished", "time": time.time()})
