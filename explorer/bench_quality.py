@@ -454,6 +454,8 @@ def render_markdown(result: dict) -> str:
         f"{result['run_seconds']:.1f} s. Seeds: {', '.join(map(str, result['seeds']))}. Every number is on the "
         f"**test** split ({result['n_test']} segments); checkpoints were selected on {result['val_split']} by P@10 "
         "(the runner's `best.pt`). Mean ± sample std over seeds; deterministic kinds (‡, and the baselines) are fitted once.",
+        *([f"Environment: " + ", ".join(f"{k} {v}" for k, v in result["environment"].items() if v) + "."]
+          if result.get("environment") else []),
         "",
         "Protocol: relevance = same category. Hyperlinking: every test segment is an anchor ranking all other test "
         "segments by cosine of the joint embedding. Crossmodal: a query of one modality ranks the other modality's "
@@ -589,6 +591,20 @@ def _significance_line(sig: dict) -> str:
 # --------------------------------------------------------------------------------------------------
 # the runner
 # --------------------------------------------------------------------------------------------------
+
+
+def environment() -> dict:
+    """What else the numbers depend on: Python and the versions of the libraries that compute them (each can
+    change results in their last bits; ``scripts/constraints-py311.txt`` pins them for a fresh clone)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("torch", "numpy", "scipy", "scikit-learn", "gensim", "faiss-cpu", "ai-edge-litert"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out
 
 
 def _random_baseline(coll, dim: int = 10, seed: int = 0) -> dict:
@@ -843,7 +859,10 @@ def run_quality(collection: str, seeds: int | list[int] = 5, models: list[str] |
         "seeds_of": seeds_of,
         "overrides": overrides,
         "created": datetime.now().isoformat(timespec="seconds"),
-        "hardware": f"{platform.machine()}, {torch.get_num_threads()} torch threads, device {device}",
+        # the kernels and threads change trained weights in their last bits: see train.hardware_description
+        "hardware": (f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()} kernels), "
+                     f"{torch.get_num_threads()} torch threads, device {device}"),
+        "environment": environment(),
         "k": K,
     }
     out_dir.mkdir(parents=True, exist_ok=True)

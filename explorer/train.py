@@ -65,10 +65,14 @@ def resolve_device(device: str) -> str:
 
 
 def hardware_description(device: str, processes: int = 1) -> str:
+    """What a run's numbers depend on besides its config and seed. On a CPU the kernels torch dispatches to
+    (``torch.backends.cpu.get_cpu_capability()``: AVX512, AVX2, ...) and the thread count each change the
+    trained weights in their last bits, and so the metrics: a run reproduces bit for bit only where both match."""
     if device == "cuda":
         one = f"CUDA {torch.cuda.get_device_name()}"  # the current device: this process's GPU
     else:
-        one = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        one = (f"CPU {platform.processor() or platform.machine()} ({torch.backends.cpu.get_cpu_capability()} kernels), "
+               f"{torch.get_num_threads()} threads")
     return one if processes == 1 else f"{processes} processes x {one}"
 
 

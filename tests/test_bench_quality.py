@@ -52,6 +52,11 @@ def test_bench_quality_files_tables_and_ttest(bench_run):
     models = data["models"]
     assert [m for m in MODELS if models[m]["status"] == "ok"] == ["text-only", "visual-only", "cca", "kcca"]
     assert models["no_such_kind"]["status"] == "missing" and "no_such_kind" in md
+    import torch  # what the numbers depend on besides config and seed: kernels, threads, library versions
+
+    assert f"({torch.backends.cpu.get_cpu_capability()} kernels)" in data["hardware"]
+    assert data["environment"]["torch"] == torch.__version__ and data["environment"]["numpy"] == np.__version__
+    assert f"torch {torch.__version__}" in md
     assert models["cca"]["deterministic"] and list(models["cca"]["per_seed"]) == ["0"]  # fitted once
     assert list(models["kcca"]["per_seed"]) == ["0", "1"] and not models["kcca"]["deterministic"]
     val = {s: r["val_p@10"] for s, r in models["kcca"]["per_seed"].items()}  # the run to ship: best on val
