@@ -80,15 +80,20 @@ def density_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, 
 def density_view(points: dict) -> None:
     """The Joint space of a large collection: colour by a group, modalities, a lasso or box over the image
     selects every point inside it (resolved by ``api.joint_selection``), and a small selection can be drawn."""
-    modalities = list(dict.fromkeys(points["modality"].tolist()))
+    modalities = points["modalities"]
     table = ui.segments(coll)
     options = (["category", "split"] + (["programme"] if ui.collection(coll).has_times else [])
                + (["modality"] if len(modalities) > 1 else []))
     c1, c2 = st.columns([2, 3])
     with c1:
+        ui.default("keep_js_color_dense", "category")
         color = st.radio("Colour by", options, key="keep_js_color_dense", horizontal=True)
     with c2:
-        shown = (st.multiselect("Modalities", modalities, default=modalities, key="keep_js_modalities_dense")
+        # the joint (multimodal) embedding alone by default: image and text ones would triple the points
+        ui.default("keep_js_modalities_dense", ["joint"] if "joint" in modalities else modalities)
+        if any(m not in modalities for m in st.session_state["keep_js_modalities_dense"]):  # another model's
+            st.session_state["keep_js_modalities_dense"] = modalities
+        shown = (st.multiselect("Modalities", modalities, key="keep_js_modalities_dense")
                  if len(modalities) > 1 else modalities)
     if not shown:
         st.warning("No modality selected.")

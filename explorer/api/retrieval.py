@@ -281,12 +281,14 @@ def joint_projection(ref, collection, params: dict | None = None) -> dict[str, l
 
 def joint_points(ref, collection, params: dict | None = None) -> dict[str, np.ndarray]:
     """The cached projection as arrays only (no per-point strings, cheap at a million points):
-    x, y (M,) float32, segment (M,) int, modality (M,) str."""
+    x, y (M,) float32, segment (M,) int, modality (M,) str; and "modalities", the names in order."""
     from ..projection import cached_projection
 
     coll = _coll(collection)
     proj = cached_projection(projection_key(ref, coll, params), lambda: embeddings(ref, _coll_name(collection)))
-    return {"x": proj["x"], "y": proj["y"], "segment": proj["segment"].astype(np.int64), "modality": proj["modality"]}
+    names, first = np.unique(proj["modality"], return_index=True)
+    return {"x": proj["x"], "y": proj["y"], "segment": proj["segment"].astype(np.int64), "modality": proj["modality"],
+            "modalities": [str(m) for m in names[np.argsort(first)]]}
 
 
 def point_groups(collection, segment: np.ndarray, modality: np.ndarray, color: str) -> tuple[list[str], np.ndarray]:
