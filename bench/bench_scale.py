@@ -1,0 +1,248 @@
+"""Hyperlinking and the joint space at a million segments (issue #14): ranking through the ANN index, the
+projection fitted on a sample, and the app's Hyperlinks and Joint space pages on a 1,000,000-segment collection.
+
+    python bench/bench_scale.py                  # n = 1,000,000 (about 15 min the first time on 2 cores)
+    python bench/bench_scale.py --n 100000       # smaller, quicker
+    python bench/bench_scale.py --reuse          # keep the collection, checkpoint and caches of an earlier run
+
+The collection has real structure: every row is one of flowers102_reed's 8,189 segments (drawn at random,
+keeping its category and split) with Gaussian noise added to its features: the keyframe's ImageNet MobileNet
+features reduced to 128-d by PCA (fitted on train) and the transcript's averaged word2vec (100-d, the
+collection's own vectors), noise 0.5 x each feature's standard deviation. It is written in the ``features``
+layout (``segments.tsv`` + ``features.npz``, float16) to ``runs/collections/flowers1m`` (the app lists it), and a
+model (``--kind``, default ``contrastive``: a 256-d joint space) is trained on a 50,000-row draw of the same
+recipe (other seed) and applied to it.
+
+Measured (``bench/results/scale.{md,json}``): collection load in a fresh process, embeddings of every segment,
+the ANN index of the whole collection (build, nprobe, recall@10 against exact on held-out queries) and one
+anchor's hyperlinks through the api (p50 / p95 over 50 anchors; split "all" = 1,000,000 targets through FAISS
+IVF, split "test" = about 100,000 through exact search), the projection (UMAP on a 20,000 sample, transform
+for the rest), a lasso selection resolved server side, the density figure, and AppTest server-side render
+times of the Hyperlinks page (a new anchor) and the Joint space page (first open after the projection is
+cached, then a rerun), with the process's peak memory (RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+NOISE = 0.5
+IMAGE_DIM = 128
+
+
+def _rss_gb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**30
+
+
+def _peak_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def source_features() -> tuple[object, np.ndarray, np.ndarray]:
+    """flowers102_reed's per-segment features: (collection, image (8189, 128), text (8189, 100))."""
+    from sklearn.decomposition import PCA
+
+    from explorer.data.collection import load_collection
+    from explorer.data.text import collection_word_vectors, text_features
+    from explorer.features.visual import extract_collection_features
+
+    coll = load_collection("flowers102_reed")
+    image = np.asarray(extract_collection_features(coll, "mobilenet", progress=False), dtype=np.float32)
+    train = np.array([s.split == "train" for s in coll.segments])
+    image = PCA(n_components=IMAGE_DIM, random_state=0).fit(image[train]).transform(image).astype(np.float32)
+    text, _ = text_features(coll, collection_word_vectors(coll))
+    return coll, image, np.asarray(text, dtype=np.float32)
+
+
+def write_collection(folder: Path, n: int, seed: int, coll, image: np.ndarray, text: np.ndarray) -> None:
+    """``n`` noisy replicas of the source segments in the ``features`` layout."""
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, len(coll.segments), n)
+    folder.mkdir(parents=True, exist_ok=True)
+    img = image[src] + NOISE * image.std(axis=0) * rng.standard_normal((n, image.shape[1]), dtype=np.float32)
+    txt = text[src] + NOISE * text.std(axis=0) * rng.standard_normal((n, text.shape[1]), dtype=np.float32)
+    np.savez(folder / "features.npz", image=img.astype(np.float16), text=txt.astype(np.float16))
+    first_line = [s.text.split("\n")[0].replace("\t", " ") for s in coll.segments]
+    with open(folder / "segments.tsv", "w", encoding="utf-8") as f:
+        f.write("id\tsplit\tcategory\ttext\n")
+        for j, r in enumerate(src):
+            s = coll.segments[r]
+            f.write(f"{s.id}~{j}\t{s.split}\t{s.category}\t{first_line[r]}\n")
+
+
+def timed(fn, *args, **kw) -> tuple[object, float]:
+    t0 = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t0
+
+
+def pct(values: list[float]) -> dict:
+    v = sorted(values)
+    return {"p50_ms": 1000 * statistics.median(v), "p95_ms": 1000 * v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))],
+            "n": len(v)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--name", default="flowers1m")
+    ap.add_argument("--kind", default="contrastive", help="model kind trained on the 50,000-row draw")
+    ap.add_argument("--epochs", type=int, default=5, help="its epochs (the structure is easy: a few suffice)")
+    ap.add_argument("--reuse", action="store_true", help="keep an earlier run's collection, checkpoint and caches")
+    ap.add_argument("--out", default=str(REPO / "bench" / "results"))
+    args = ap.parse_args()
+
+    runs = REPO / "runs"
+    os.environ.setdefault("EXPLORER_COLLECTIONS", str(runs / "collections"))
+    os.environ["EXPLORER_CHECKPOINTS"] = str(runs / "scale" / "checkpoints")
+    folder = Path(os.environ["EXPLORER_COLLECTIONS"]) / args.name
+    train_folder = runs / "scale" / f"{args.name}-train50k"
+    ckpt_dir = Path(os.environ["EXPLORER_CHECKPOINTS"])
+    result: dict = {"n": args.n, "kind": args.kind, "noise": NOISE, "image_dim": IMAGE_DIM, "steps": {}}
+    steps = result["steps"]
+
+    if not args.reuse or not (folder / "features.npz").exists():
+        print(f"writing {args.n:,} segments to {folder} ...")
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(train_folder, ignore_errors=True)
+        (coll, image, text), t = timed(source_features)
+        _, t2 = timed(write_collection, folder, args.n, 0, coll, image, text)
+        write_collection(train_folder, 50_000, 1, coll, image, text)
+        steps["write collection (s)"] = t + t2
+    ckpt = ckpt_dir / f"{args.kind}-{args.name}.pt"
+    if not args.reuse or not ckpt.exists():
+        from explorer.train import train
+
+        print(f"training {args.kind} on a 50,000-row draw ...")
+        shutil.rmtree(runs / "scale" / f"{args.kind}-run", ignore_errors=True)
+        run, t = timed(train, args.kind, str(train_folder), epochs=args.epochs, device="cpu",
+                       out=runs / "scale" / f"{args.kind}-run", seed=0, progress_bar=False)
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(Path(run) / "best.pt", ckpt)
+        shutil.copy2(Path(run) / "best.json", ckpt.with_suffix(".json"))
+        steps[f"train {args.kind} on 50,000 rows, {args.epochs} epochs (s)"] = t
+    result["kind"] = args.kind
+
+    from explorer import api
+    from explorer.api import retrieval
+
+    ref = str(ckpt)
+    coll, t = timed(api.get_collection, str(folder))
+    steps["load the collection, fresh process (s)"] = t
+    print(f"collection: {len(coll):,} segments, loaded in {t:.1f} s; RSS {_rss_gb():.2f} GB")
+    _, t = timed(api.embeddings, ref, str(folder))
+    steps["embeddings of every segment (s)"] = t
+    print(f"embeddings: {t:.1f} s")
+    index, t = timed(api.split_rank_index, ref, coll, "all")
+    steps["ANN index of all segments: build or load (s)"] = t
+    result["index"] = {k: v for k, v in index.info.items() if k != "key"}
+    print(f"index: {result['index']}")
+
+    rng = np.random.default_rng(7)
+    result["hyperlinks"] = {}
+    for split in ("all", "test"):
+        pool = np.flatnonzero(np.array([s.split == split for s in coll.segments])) if split != "all" else np.arange(len(coll))
+        api.anchor_hyperlinks(ref, coll, int(pool[0]), split)  # the split's index and labels, once
+        times = []
+        for a in rng.choice(pool, 50, replace=False):
+            _, t = timed(api.anchor_hyperlinks, ref, coll, int(a), split, n=10)
+            times.append(t)
+        info = api.scale_info(ref, coll, split) or {}
+        result["hyperlinks"][split] = {**pct(times), "targets": int(len(pool) - 1), "index": info.get("kind", "exact"),
+                                       "nprobe": info.get("nprobe"), "recall@10": info.get("recall@10")}
+        print(f"one anchor's hyperlinks, split {split!r}: {result['hyperlinks'][split]}")
+
+    _, t = timed(api.joint_points, ref, coll)
+    steps["projection: UMAP on a 20,000 sample + transform of the rest (s)"] = t
+    print(f"projection: {t:.1f} s")
+    pts = api.joint_points(ref, coll)
+    x, y = pts["x"], pts["y"]
+    cx, cy, r = float(np.median(x)), float(np.median(y)), 0.1 * float(np.ptp(x))
+    angles = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    lasso = {"x": (cx + r * np.cos(angles)).tolist(), "y": (cy + r * np.sin(angles)).tolist()}
+    picked, t = timed(api.joint_selection, ref, coll, ["joint"], lassos=[lasso])
+    steps["lasso selection over every point, server side (s)"] = t
+    result["lasso_selected"] = len(picked)
+
+    result["app"] = app_times(folder.name, f"extra/{ckpt.name}", coll)
+    result["peak_rss_gb"] = _peak_gb()
+    result["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    result["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scale.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / "scale.md").write_text(render(result))
+    print(render(result))
+
+
+def app_times(name: str, ref: str, coll) -> dict:
+    """AppTest server-side times of the two pages that must stay interactive at scale (``ref``: the checkpoint's
+    id in the app's picker)."""
+    from streamlit.testing.v1 import AppTest
+
+    out = {}
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=3600)
+    at.query_params.update({"collection": name, "model": ref})
+
+    def clock(label: str, action) -> None:  # one rerun of the app, timed; never an exception on the page
+        t0 = time.perf_counter()
+        action().run()
+        out[label] = time.perf_counter() - t0
+        assert not at.exception, at.exception
+
+    clock("app start + Overview, collection loaded once per process (s)", lambda: at)
+    clock("Joint space: first open, projection cached on disk (s)", lambda: at.switch_page("pages/4_joint_space.py"))
+    clock("Joint space: colour by split (s)", lambda: at.radio(key="keep_js_color_dense").set_value("split"))
+    clock("Joint space: open again (s)", lambda: at.switch_page("pages/4_joint_space.py"))
+    clock("Hyperlinks: first open (s)", lambda: at.switch_page("pages/5_hyperlinks.py"))
+    times = []
+    at.selectbox(key="keep_hl_split").set_value("all").run()
+    for sid in [coll.segments[i].id for i in (11, 222_222 % len(coll), 555_555 % len(coll), 777_777 % len(coll))]:
+        at.text_input(key="keep_hl_search").input(sid).run()  # the search box narrows the picker to this id
+        t0 = time.perf_counter()
+        at.selectbox(key="keep_hl_segment").select(sid).run()
+        times.append(time.perf_counter() - t0)
+        assert not at.exception, at.exception
+        assert any(m.label.startswith("P@10") for m in at.metric)
+    out["Hyperlinks: another anchor, split all (median s)"] = statistics.median(times)
+    return out
+
+
+def render(r: dict) -> str:
+    lines = [f"# Hyperlinking and the joint space at {r['n']:,} segments", "",
+             f"Generated by `python bench/bench_scale.py` on {r['created']} ({r['machine']}). Collection: flowers102_reed "
+             f"segments replicated with noise ({r['noise']} x feature std; MobileNet PCA-{r['image_dim']} + word2vec 100-d), "
+             f"a {r['kind']} model trained on a 50,000-row draw of the same recipe. Peak RSS of the process: "
+             f"{r['peak_rss_gb']:.2f} GB.", "", "| step | seconds |", "| --- | ---: |"]
+    lines += [f"| {k.replace(' (s)', '')} | {v:.2f} |" for k, v in r["steps"].items()]
+    ix = r["index"]
+    lines += ["", f"Index of all {ix['n']:,} rows: {'FAISS IVF, nlist ' + str(ix.get('nlist')) + ', nprobe ' + str(ix.get('nprobe')) if 'nprobe' in ix else 'exact'}"
+              + (f", recall@10 {ix['recall@10']:.3f} against exact on {ix['n_check']} held-out rows" if 'recall@10' in ix else "") + ".", "",
+              "| one anchor's hyperlinks (api) | targets | search | p50 ms | p95 ms |", "| --- | ---: | --- | ---: | ---: |"]
+    for split, h in r["hyperlinks"].items():
+        lines.append(f"| split {split} | {h['targets']:,} | {h['index']}{' (nprobe ' + str(h['nprobe']) + ')' if h['nprobe'] else ''} "
+                     f"| {h['p50_ms']:.1f} | {h['p95_ms']:.1f} |")
+    lines += ["", f"Lasso selection (a circle of radius 0.1 x the x range at the median): {r['lasso_selected']:,} segments.", "",
+              "| app (AppTest, server side) | seconds |", "| --- | ---: |"]
+    lines += [f"| {k.replace(' (s)', '')} | {v:.2f} |" for k, v in r["app"].items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
