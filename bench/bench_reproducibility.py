@@ -1,0 +1,108 @@
+"""What a trained run's exact numbers depend on: CM-GANs on flowers102_reed, seed 0, trained under variations of
+the environment, each in a fresh process.
+
+    python bench/bench_reproducibility.py            # 40 training steps per variant (about 2 min)
+    python bench/bench_reproducibility.py --full     # also whole runs with AVX512 and AVX2 kernels, tested (about 15 min)
+
+Short runs: a SHA-256 of the weights after 40 steps with 1 or 2 torch threads, 1 or 2 OpenBLAS threads and
+torch's AVX2 kernels forced (``ATEN_CPU_CAPABILITY=avx2``; AVX512 where the CPU has it) against a reference
+(1 torch thread, 1 OpenBLAS thread, default kernels), run twice. Full runs: test P@10 / MAP of the
+val-selected checkpoint, beside the same seed's run in ``bench/results/quality-flowers102_reed.json``.
+Results: ``bench/results/reproducibility.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXPLORER = [sys.executable, "-m", "explorer.cli"]
+VARIANTS = {  # name: environment over the reference's
+    "reference (1 torch thread, 1 OpenBLAS thread, default kernels)": {},
+    "reference again": {},
+    "2 OpenBLAS threads": {"OPENBLAS_NUM_THREADS": "2"},
+    "2 torch threads": {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"},
+    "AVX2 kernels": {"ATEN_CPU_CAPABILITY": "avx2"},
+}
+BASE_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def weights_digest(ckpt: Path) -> str:
+    import torch
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)["model_state"]
+    return hashlib.sha256(b"".join(v.numpy().tobytes() for _, v in sorted(state.items()))).hexdigest()[:16]
+
+
+def capability(env: dict) -> str:
+    code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def train(out: Path, env: dict, max_steps: int | None) -> None:
+    cmd = [*EXPLORER, "train", "cmgan", "--collection", "flowers102_reed", "--seed", "0", "--visual", "mobilenet",
+           "--out", str(out)] + (["--max-steps", str(max_steps)] if max_steps else [])
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--full", action="store_true", help="also whole runs with default and AVX2 kernels")
+    ap.add_argument("--steps", type=int, default=40)
+    args = ap.parse_args()
+    result: dict = {"steps": args.steps, "short": [], "full": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in VARIANTS.items():
+            env = {**os.environ, **BASE_ENV, **extra}
+            t0 = time.time()
+            train(Path(tmp) / name.replace(" ", "_"), env, args.steps)
+            digest = weights_digest(Path(tmp) / name.replace(" ", "_") / "latest.pt")
+            row = {"variant": name, "env": extra, "kernels": capability(env), "weights_sha256": digest,
+                   "seconds": time.time() - t0}
+            result["short"].append(row)
+            print(row, flush=True)
+        ref = result["short"][0]["weights_sha256"]
+        for row in result["short"]:
+            row["same_as_reference"] = row["weights_sha256"] == ref
+        if args.full:
+            committed = json.loads((REPO / "bench/results/quality-flowers102_reed.json").read_text())
+            c = committed["models"]["cmgan"]["per_seed"]["0"]
+            result["full"].append({"variant": f"committed table ({committed['created'][:10]}, {committed['hardware']})",
+                                   "p@10": c["p@10"], "map": c["map"]})
+            for name, extra in (("default kernels, 1 thread", {}), ("AVX2 kernels, 1 thread", {"ATEN_CPU_CAPABILITY": "avx2"})):
+                env = {**os.environ, **BASE_ENV, **extra}
+                run = Path(tmp) / ("full-" + name.split()[0])
+                train(run, env, None)
+                out = run / "test.json"
+                subprocess.run([*EXPLORER, "eval", str(run / "best.pt"), "--collection", "flowers102_reed", "--split",
+                                "test", "--json", str(out)], env=env, check=True, stdout=subprocess.DEVNULL, cwd=REPO)
+                h = json.loads(out.read_text())["hyperlinking"]
+                row = {"variant": f"{name} ({capability(env)})", "p@10": h["p@10"], "map": h["map"]}
+                result["full"].append(row)
+                print(row, flush=True)
+    result["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    res = REPO / "bench" / "results"
+    (res / "reproducibility.json").write_text(json.dumps(result, indent=1) + "\n")
+    lines = ["# What a run's exact numbers depend on", "",
+             f"Generated by `python bench/bench_reproducibility.py{' --full' if args.full else ''}` on {result['created']}. "
+             f"CM-GANs, flowers102_reed, seed 0; weights after {args.steps} training steps, each variant in a fresh process.", "",
+             "| variant | kernels | weights (SHA-256, 16 hex) | same as the reference |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r['variant']} | {r['kernels']} | `{r['weights_sha256']}` | {'yes' if r['same_as_reference'] else 'no'} |"
+              for r in result["short"]]
+    if result["full"]:
+        lines += ["", "Whole runs, val-selected checkpoint, test split:", "", "| run | P@10 | MAP |", "| --- | ---: | ---: |"]
+        lines += [f"| {r['variant']} | {r['p@10']:.4f} | {r['map']:.4f} |" for r in result["full"]]
+    (res / "reproducibility.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
