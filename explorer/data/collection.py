@@ -153,7 +153,7 @@ class Collection:
             h.update(s.text.encode())
         for k in sorted(self.features):
             h.update(k.encode())
-            h.update(np.ascontiguousarray(self.features[k]).tobytes())
+            h.update(memoryview(np.ascontiguousarray(self.features[k])).cast("B"))  # no bytes copy
         return h.hexdigest()[:16]
 
     def index_of(self, segment_id: str) -> int:
@@ -421,11 +421,17 @@ def load_features(root: Path, name: str | None = None) -> Collection:
     splits = [known[v] if v else hash_split(i) for v, i in zip(raw_splits.tolist(), ids)]
     cats = df["category"].tolist() if "category" in df else [""] * n
     texts = df["text"].tolist() if "text" in df else [""] * n
-    times = {c: (pd.to_numeric(df[c], errors="coerce").tolist() if c in df else [None] * n) for c in ("start", "end")}
-    videos = df["video_id"].tolist() if "video_id" in df else [""] * n
-    segments = [Segment(id=i, text=t, image_path=None, split=sp, category=c or None, video_id=v or None,
-                        start=None if a is None or a != a else float(a), end=None if b is None or b != b else float(b))
-                for i, t, sp, c, v, a, b in zip(ids, texts, splits, cats, videos, times["start"], times["end"])]
+    def seconds(column: str) -> list:  # floats, None where absent or not a number
+        if column not in df:
+            return [None] * n
+        values = pd.to_numeric(df[column], errors="coerce")
+        return values.astype(object).where(values.notna(), None).tolist()
+
+    videos = [v or None for v in df["video_id"].tolist()] if "video_id" in df else [None] * n
+    cats = [c or None for c in cats]
+    # positional arguments: a million frozen dataclasses are the bulk of the load time
+    segments = [Segment(i, t, None, sp, c, v, a, b)
+                for i, t, sp, c, v, a, b in zip(ids, texts, splits, cats, videos, seconds("start"), seconds("end"))]
     return Collection(name=name or root.name, root=root, layout="features", segments=segments, features=features)
 
 
