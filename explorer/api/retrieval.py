@@ -12,6 +12,7 @@ full ranking is 10^12 cosines). The dicts returned say so under ``"scale"``."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ..data.collection import Collection
 from ._memo import Memo
@@ -26,6 +27,7 @@ SAMPLED_ANCHORS = 2_000  # anchors of the hyperlink index of such a split (seede
 ANN_VERSION = 1
 _INDEXES = Memo(2)  # (embeddings store, split) -> explorer.ann.RankIndex
 _SPLITS = Memo(4)  # (collection digest, split) -> (idx, category codes, members per code)
+_POINTS = Memo(2)  # projection key digest -> joint_points arrays
 _EMBEDDINGS = Memo(2)  # (checkpoint stamp, collection stamp) -> embeddings; 8,189 x 256 float32 is 8 MB a pair
 
 
@@ -222,10 +224,10 @@ def anchor_hyperlinks(ref, collection, anchor, split: str, k: int = 10, n: int =
         hl = hyperlink_index(ref, collection, split, k=k)
     else:  # one anchor searched on demand (milliseconds), not the sampled index
         idx, _, _ = _split_labels(coll, split)
-        at = np.searchsorted(idx, a)
-        hl = _search_anchors(ref, coll, split, np.array([at]), k, HYPERLINK_TOP) if at < len(idx) and idx[at] == a else None
-        hl = hl or {"idx": np.zeros(0, np.int64)}
-        hl["n_split"] = len(idx)
+        at = int(np.searchsorted(idx, a))
+        in_split = at < len(idx) and idx[at] == a
+        hl = (_search_anchors(ref, coll, split, np.array([at]), k, HYPERLINK_TOP) if in_split
+              else {"idx": np.zeros(0, np.int64)})
     pos = np.flatnonzero(hl["idx"] == a)
     if not len(pos):
         raise KeyError(f"segment {coll.segments[a].id!r} is in the {coll.segments[a].split!r} split, "
@@ -240,7 +242,7 @@ def anchor_hyperlinks(ref, collection, anchor, split: str, k: int = 10, n: int =
                         "relevant": _relevant(coll, a, int(t)), "score": float(score), "snippet": snippet(s.text),
                         "video": video_span(s)})
     nan = lambda v: None if np.isnan(v) else float(v)  # noqa: E731
-    n_gallery = (hl["n_split"] if scale else len(hl["idx"])) - 1
+    n_gallery = (scale["n"] if scale else len(hl["idx"])) - 1
     return {"anchor": segment_info(coll, a), "ap": nan(hl["ap"][p]), "pk": nan(hl["pk"][p]),
             "n_relevant": int(hl["n_relevant"][p]), "k": k, "split": split, "n_gallery": n_gallery,
             "ap_label": f"AP@{HYPERLINK_TOP}" if scale else "AP", "scale": scale, "targets": targets}
@@ -281,31 +283,35 @@ def joint_projection(ref, collection, params: dict | None = None) -> dict[str, l
 
 def joint_points(ref, collection, params: dict | None = None) -> dict[str, np.ndarray]:
     """The cached projection as arrays only (no per-point strings, cheap at a million points):
-    x, y (M,) float32, segment (M,) int, modality (M,) str; and "modalities", the names in order."""
+    x, y (M,) float32, segment (M,) int, modality (M,) str; and "modalities", the names in order. Read from disk
+    once per projection and kept in memory for the last two (a lasso over them must not re-read 100 MB)."""
+    from ..cache import key_digest
     from ..projection import cached_projection
 
     coll = _coll(collection)
-    proj = cached_projection(projection_key(ref, coll, params), lambda: embeddings(ref, _coll_name(collection)))
-    names, first = np.unique(proj["modality"], return_index=True)
-    return {"x": proj["x"], "y": proj["y"], "segment": proj["segment"].astype(np.int64), "modality": proj["modality"],
-            "modalities": [str(m) for m in names[np.argsort(first)]]}
+    key = projection_key(ref, coll, params)
+
+    def load() -> dict:
+        proj = cached_projection(key, lambda: embeddings(ref, _coll_name(collection)))
+        _, names = pd.factorize(proj["modality"])  # in order of first appearance
+        return {"x": proj["x"], "y": proj["y"], "segment": proj["segment"].astype(np.int64),
+                "modality": proj["modality"], "modalities": [str(m) for m in names]}
+
+    return _POINTS.get(key_digest(key), load)
 
 
 def point_groups(collection, segment: np.ndarray, modality: np.ndarray, color: str) -> tuple[list[str], np.ndarray]:
-    """Each point's group under ``color`` (category | split | programme | modality): (names, codes (M,) int)."""
+    """Each point's group under ``color`` (category | split | programme | modality): (names in order of first
+    appearance, codes (M,) int)."""
     coll = _coll(collection)
     if color == "modality":
-        names = list(dict.fromkeys(modality.tolist()))
-        lookup = {m: j for j, m in enumerate(names)}
-        return names, np.fromiter((lookup[m] for m in modality.tolist()), dtype=np.int64, count=len(modality))
+        codes, names = pd.factorize(modality)
+        return [str(n) for n in names], codes.astype(np.int64)
     attr = {"category": "category", "split": "split", "programme": "video_id"}.get(color)
     if attr is None:
         raise ValueError(f"unknown colouring {color!r} (category | split | programme | modality)")
-    per_segment = [getattr(s, attr) or "(none)" for s in coll.segments]
-    names = list(dict.fromkeys(per_segment))
-    lookup = {g: j for j, g in enumerate(names)}
-    seg_codes = np.fromiter((lookup[g] for g in per_segment), dtype=np.int64, count=len(per_segment))
-    return names, seg_codes[segment]
+    seg_codes, names = pd.factorize(np.array([getattr(s, attr) or "(none)" for s in coll.segments], dtype=object))
+    return [str(n) for n in names], seg_codes.astype(np.int64)[segment]
 
 
 def joint_selection(ref, collection, modalities, boxes=(), lassos=()) -> list[int]:
