@@ -19,7 +19,8 @@ anchor's hyperlinks through the api (p50 / p95 over 50 anchors; split "all" = 1,
 IVF, split "test" = about 100,000 through exact search), the projection (UMAP on a 20,000 sample, transform
 for the rest), a lasso selection resolved server side, the density figure, and AppTest server-side render
 times of the Hyperlinks page (a new anchor) and the Joint space page (first open after the projection is
-cached, then a rerun), with the process's peak memory (RSS).
+cached, then a rerun), with the process's peak memory (RSS). The app is timed twice: in the bench's process, which
+holds the collection already, and in a new process (``--app-only``), where opening the app loads it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -106,12 +108,17 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=5, help="its epochs (the structure is easy: a few suffice)")
     ap.add_argument("--reuse", action="store_true", help="keep an earlier run's collection, checkpoint and caches")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
+    ap.add_argument("--app-only", action="store_true", help="print the app's times in this new process as JSON (a "
+                    "run's caches must exist); the bench calls itself so")
     args = ap.parse_args()
 
     runs = REPO / "runs"
     os.environ.setdefault("EXPLORER_COLLECTIONS", str(runs / "collections"))
     os.environ["EXPLORER_CHECKPOINTS"] = str(runs / "scale" / "checkpoints")
     folder = Path(os.environ["EXPLORER_COLLECTIONS"]) / args.name
+    if args.app_only:
+        print(json.dumps(app_times(folder.name, f"extra/{args.kind}-{args.name}.pt")))
+        return
     train_folder = runs / "scale" / f"{args.name}-train50k"
     ckpt_dir = Path(os.environ["EXPLORER_CHECKPOINTS"])
     result: dict = {"n": args.n, "kind": args.kind, "noise": NOISE, "image_dim": IMAGE_DIM, "steps": {}}
@@ -192,7 +199,13 @@ def main() -> None:
             if ", from the caches" not in step and step != "load the collection, fresh process (s)":
                 steps.setdefault(step, seconds)
         result["computed_on"] = previous.get("computed_on", previous["created"])
-    result["app"] = app_times(folder.name, f"extra/{ckpt.name}", coll)
+    result["app"] = app_times(folder.name, f"extra/{ckpt.name}")
+    print("the app in a new process ...")
+    fresh = subprocess.run([sys.executable, __file__, "--app-only", "--n", str(args.n), "--name", args.name,
+                            "--kind", args.kind], capture_output=True, text=True, check=True)
+    result["app_new_process"] = json.loads(fresh.stdout.strip().splitlines()[-1])
+    print("the app in headless Chromium, a new server process ...")
+    result["browser"] = browser_times(folder.name, f"extra/{ckpt.name}")
     result["peak_rss_gb"] = _peak_gb()
     result["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     result["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -203,10 +216,12 @@ def main() -> None:
     print(render(result))
 
 
-def app_times(name: str, ref: str, coll) -> dict:
+def app_times(name: str, ref: str) -> dict:
     """AppTest server-side times of the two pages that must stay interactive at scale (``ref``: the checkpoint's
-    id in the app's picker)."""
+    id in the app's picker). In a new process the first step loads the collection."""
     from streamlit.testing.v1 import AppTest
+
+    from explorer import api
 
     out = {}
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=3600)
@@ -218,13 +233,14 @@ def app_times(name: str, ref: str, coll) -> dict:
         out[label] = time.perf_counter() - t0
         assert not at.exception, at.exception
 
-    clock("app start + Overview, collection loaded once per process (s)", lambda: at)
+    clock("app start + Overview (loads the collection in a new process) (s)", lambda: at)
     clock("Joint space: first open, projection cached on disk (s)", lambda: at.switch_page("pages/4_joint_space.py"))
     clock("Joint space: colour by split (s)", lambda: at.radio(key="keep_js_color_dense").set_value("split"))
     clock("Joint space: open again (s)", lambda: at.switch_page("pages/4_joint_space.py"))
     clock("Hyperlinks: first open (s)", lambda: at.switch_page("pages/5_hyperlinks.py"))
     times = []
     at.selectbox(key="keep_hl_split").set_value("all").run()
+    coll = api.get_collection(str(Path(os.environ["EXPLORER_COLLECTIONS"]) / name))  # the app's, loaded by now
     for sid in [coll.segments[i].id for i in (11, 222_222 % len(coll), 555_555 % len(coll), 777_777 % len(coll))]:
         at.text_input(key="keep_hl_search").input(sid).run()  # the search box narrows the picker to this id
         t0 = time.perf_counter()
@@ -233,6 +249,91 @@ def app_times(name: str, ref: str, coll) -> dict:
         assert not at.exception, at.exception
         assert any(m.label.startswith("P@10") for m in at.metric)
     out["Hyperlinks: another anchor, split all (median s)"] = statistics.median(times)
+    return out
+
+
+def browser_times(name: str, ref: str, repeat: int = 3) -> dict:
+    """Headless Chromium against a new ``streamlit run`` process (the caches on disk, nothing in memory): seconds
+    from the user's action until the result is drawn and the app idle."""
+    import signal
+    import socket
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, settle
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url, q = f"http://127.0.0.1:{port}", f"?collection={name}&model={ref}"
+    out: dict = {}
+    try:
+        for _ in range(600):
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(600_000)
+            idle = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+
+            def until(js_condition: str) -> None:  # polled inside the page every 20 ms
+                page.wait_for_function(f"() => ({js_condition}) && {idle}", polling=20, timeout=600_000)
+
+            def density_drawn(colour: str = "") -> str:
+                return ("[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => t.textContent.includes("
+                        f"'points as a density image, colour: {colour}')) && "
+                        "!!document.querySelector('.js-plotly-plot .layer-below image')")
+
+            t0 = time.perf_counter()
+            page.goto(url + "/joint-space" + q)
+            until(density_drawn())
+            out["Joint space: a new tab of a new server process (loads the collection and Plotly's JavaScript) (s)"] = \
+                time.perf_counter() - t0
+            ts = []
+            for _ in range(repeat):
+                page.get_by_role("link", name="Hyperlinks").click()
+                settle(page)
+                t0 = time.perf_counter()
+                page.get_by_role("link", name="Joint space").click()
+                until(density_drawn())
+                ts.append(time.perf_counter() - t0)
+            out["Joint space: go to the page (median s)"] = statistics.median(ts)
+            ts = []
+            for i in range(repeat):
+                colour = ["split", "category"][i % 2]
+                t0 = time.perf_counter()
+                page.get_by_text(colour, exact=True).first.click()
+                until(density_drawn(colour))
+                ts.append(time.perf_counter() - t0)
+            out["Joint space: colour by split / category (median s)"] = statistics.median(ts)
+            page.get_by_role("link", name="Hyperlinks").click()
+            settle(page)
+            anchor_js = ("[...document.querySelectorAll('strong')].map(e => e.textContent)"
+                         ".filter(t => t.startsWith('Anchor '))[0] || ''")
+            ts = []
+            for _ in range(repeat):
+                before = page.evaluate(f"() => {anchor_js}")
+                t0 = time.perf_counter()
+                page.get_by_role("button", name="Random anchor").click()
+                until(f"({anchor_js}) !== '{before}' && !!document.querySelector('[data-testid=\"stDataFrame\"]')")
+                ts.append(time.perf_counter() - t0)
+            out["Hyperlinks: random anchor (median s)"] = statistics.median(ts)
+            browser.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
     return out
 
 
@@ -253,8 +354,13 @@ def render(r: dict) -> str:
         lines.append(f"| split {split} | {h['targets']:,} | {h['index']}{' (nprobe ' + str(h['nprobe']) + ')' if h['nprobe'] else ''} "
                      f"| {h['p50_ms']:.1f} | {h['p95_ms']:.1f} |")
     lines += ["", f"Lasso selection (a circle of radius 0.1 x the x range at the median): {r['lasso_selected']:,} segments.", "",
-              "| app (AppTest, server side) | seconds |", "| --- | ---: |"]
-    lines += [f"| {k.replace(' (s)', '')} | {v:.2f} |" for k, v in r["app"].items()]
+              "| app (AppTest, server side) | this process | a new process |", "| --- | ---: | ---: |"]
+    fresh = r.get("app_new_process", {})
+    lines += [f"| {k.replace(' (s)', '')} | {v:.2f} | {fresh[k]:.2f} |" if k in fresh else f"| {k.replace(' (s)', '')} | {v:.2f} | |"
+              for k, v in r["app"].items()]
+    if r.get("browser"):
+        lines += ["", "| app in headless Chromium, a new `streamlit run` process | seconds |", "| --- | ---: |"]
+        lines += [f"| {k.replace(' (s)', '')} | {v:.2f} |" for k, v in r["browser"].items()]
     return "\n".join(lines) + "\n"
 
 

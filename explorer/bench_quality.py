@@ -639,8 +639,8 @@ def wikipedia_cca_variants(coll) -> list[dict]:
     """
     from .models.cca import cca_fit, single_thread_blas
 
-    split = np.array([seg.split for seg in coll.segments])
-    cats = np.array([seg.category for seg in coll.segments], dtype=object)
+    split = np.array(coll.column("split"))
+    cats = np.array(coll.categories, dtype=object)
     tr, te = split == "train", split == "test"
     x, y = coll.features["image"].astype(np.float64), coll.features["text"].astype(np.float64)
     c = cats[te]

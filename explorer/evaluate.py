@@ -37,10 +37,7 @@ def is_checkpoint_spec(model: str) -> bool:
 
 
 def split_indices(collection: Collection, split: str | None) -> np.ndarray:
-    if split in (None, "all"):
-        return np.arange(len(collection))
-    collection.subset(split)  # validates the split name and that it is non-empty
-    return np.array([i for i, s in enumerate(collection.segments) if s.split == split])
+    return collection.split_positions(split)
 
 
 class LoadedModel:
@@ -133,7 +130,8 @@ def evaluate(model: str, collection: str | Collection, split: str = "val", visua
     """The metrics JSON: model, collection, split, n_queries, hyperlinking{...}, crossmodal{...}."""
     coll = collection if isinstance(collection, Collection) else load_collection(collection)
     emb = embeddings(model, coll, split, visual=visual, device=device, progress=progress)
-    cats = [coll.segments[i].category for i in split_indices(coll, split)]
+    every = coll.categories
+    cats = [every[i] for i in split_indices(coll, split)]
     hl = hyperlinking_eval(emb["joint"], cats, k=k)
     name = model if is_checkpoint_spec(model) else (f"visual-only ({visual if not coll.features else 'builtin'})" if model == "visual-only" else model)
     result = {

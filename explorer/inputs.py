@@ -49,8 +49,8 @@ def default_spec(collection, wants_pixels: bool, visual: str = "mobilenet", word
     if collection.features:  # feature-only collection (Wikipedia): its own image and text features
         if wants_pixels:
             raise ValueError(f"this model needs keyframe images, but collection {collection.name!r} has only precomputed features")
-        return DataSpec("features:builtin", int(collection.features["image"].shape[1]), "builtin",
-                        int(collection.features["text"].shape[1]), n_classes)
+        dims = collection.feature_dims()
+        return DataSpec("features:builtin", dims["image"], "builtin", dims["text"], n_classes)
     text_dim = word_vectors.dim if word_vectors is not None else 100
     if wants_pixels:
         return DataSpec("pixels64", 3 * 64 * 64, "word2vec", text_dim, n_classes)

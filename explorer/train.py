@@ -274,7 +274,7 @@ def _train(kind, collection, epochs, device, seed, out, resume, state, overrides
 
         inputs = prepare_inputs(coll, spec, wv, device=device, categories=categories, progress=progress_bar)
     categories = inputs.categories
-    split_of = np.array([s.split for s in coll.segments])
+    split_of = np.array(coll.column("split"))
     if "val" in coll.split_names():
         val_name = "val"
         train_idx = torch.from_numpy(np.flatnonzero(split_of == "train"))
@@ -283,7 +283,7 @@ def _train(kind, collection, epochs, device, seed, out, resume, state, overrides
         # No val split (Wikipedia: official train/test only). Hold out a deterministic ~10% of train
         # for model selection, so the test split is never used to choose a checkpoint.
         val_name = "train-holdout"
-        held = np.array([hash_split(s.id, val_fraction=0.1, test_fraction=0.0) == "val" for s in coll.segments])
+        held = np.array([hash_split(sid, val_fraction=0.1, test_fraction=0.0) == "val" for sid in coll.ids])
         train_idx = torch.from_numpy(np.flatnonzero((split_of == "train") & ~held))
         val_idx = torch.from_numpy(np.flatnonzero((split_of == "train") & held))
     # Segments without any known word have a zero text vector: keep them out of training batches.

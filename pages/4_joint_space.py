@@ -62,9 +62,8 @@ def density_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, 
                          sizing="stretch", layer="below")
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(len(keep), size=min(HOVER_SAMPLE, len(keep)), replace=False))
-    table = ui.segments(coll)
-    custom = np.array([[table[c][i] for c in ("id", "category", "split", "snippet")]
-                       for i in pts["segment"][keep[sample]]], dtype=object)
+    table = api.segments_table(ui.collection(coll), pts["segment"][keep[sample]])  # the sample's rows only
+    custom = np.array([table[c] for c in ("id", "category", "split", "snippet")], dtype=object).T
     fig.add_trace(go.Scattergl(x=x[sample], y=y[sample], mode="markers", name="sample", customdata=custom,
                                hovertemplate="<b>%{customdata[0]}</b> · %{customdata[1]} · %{customdata[2]}"
                                              "<br>%{customdata[3]}<extra></extra>",
@@ -81,7 +80,6 @@ def density_view(points: dict) -> None:
     """The Joint space of a large collection: colour by a group, modalities, a lasso or box over the image
     selects every point inside it (resolved by ``api.joint_selection``), and a small selection can be drawn."""
     modalities = points["modalities"]
-    table = ui.segments(coll)
     options = (["category", "split"] + (["programme"] if ui.collection(coll).has_times else [])
                + (["modality"] if len(modalities) > 1 else []))
     c1, c2 = st.columns([2, 3])
@@ -110,7 +108,8 @@ def density_view(points: dict) -> None:
         st.info("Drag a lasso or a box (toolbar) over the image to select the segments inside it.")
         return
     picked = api.joint_selection(ref, ui.collection(coll), shown, boxes=boxes, lassos=lassos)
-    ids = [table["id"][i] for i in picked]
+    every_id = ui.collection(coll).ids
+    ids = [every_id[i] for i in picked]
     if not ids:
         st.info("No point inside the selection.")
         return
@@ -120,7 +119,7 @@ def density_view(points: dict) -> None:
         mask = np.isin(points["segment"], picked) & np.isin(points["modality"], list(shown))
         colors = [PALETTE[c % len(PALETTE)] for c in codes[mask]]
         zoom = go.Figure(go.Scattergl(x=points["x"][mask], y=points["y"][mask], mode="markers",
-                                      text=[f"{table['id'][i]} · {names[c]}" for i, c in zip(points["segment"][mask], codes[mask])],
+                                      text=[f"{every_id[i]} · {names[c]}" for i, c in zip(points["segment"][mask], codes[mask])],
                                       hoverinfo="text", marker={"size": 5, "color": colors, "opacity": 0.8}))
         zoom.update_layout(height=480, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"visible": False},
                            yaxis={"visible": False, "scaleanchor": "x"})

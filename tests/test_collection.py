@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.data.collection import CollectionError, hash_split, load_collection
+from explorer.data.collection import CollectionError, Segment, SegmentTable, hash_split, load_collection
 from explorer.data.images import ImageInputError, keyframes_uint8
 
 from .conftest import CATEGORIES, make_folder_collection
@@ -151,11 +151,65 @@ def test_features_layout_reads_table_and_arrays(tmp_path):
     assert coll.has_times and coll.segments[2].end == 28.5 and coll.segments[2].video_id == "v0"
 
 
+def test_features_layout_opens_without_reading_features(tmp_path):
+    """A million-row collection must open in about a second: segments as columns, float32 features memory-mapped
+    on first use (float16 ones read and converted then), widths from the file headers."""
+    rng = np.random.default_rng(1)
+    image32, text16 = rng.normal(size=(40, 6)).astype(np.float32), rng.normal(size=(40, 4)).astype(np.float16)
+    coll = load_collection(_features_collection(tmp_path / "f", image=image32, text=text16))
+    assert isinstance(coll.segments, SegmentTable) and coll.features.loaded == ()
+    assert coll.feature_dims() == {"image": 6, "text": 4} and coll.features.loaded == ()  # from the headers
+    assert not coll.has_images and coll.split_names() == ["train", "val", "test"]
+    assert coll.features.loaded == ()
+    image = coll.features["image"]
+    assert isinstance(image, np.memmap) and not image.flags.writeable  # mapped, read-only
+    np.testing.assert_array_equal(image, image32)
+    assert coll.features.loaded == ("image",)
+    text = coll.features["text"]
+    assert text.dtype == np.float32 and not isinstance(text, np.memmap)
+    np.testing.assert_array_equal(text, text16.astype(np.float32))
+
+
+def test_segment_table_behaves_like_the_list_of_segments(tmp_path):
+    coll = load_collection(_features_collection(tmp_path / "f"))
+    table = coll.segments
+    built = [Segment(*(table.columns[f][i] for f in table.columns)) for i in range(len(table))]
+    assert list(table) == built and table[-1] == built[-1] and table[3:7] == built[3:7]
+    assert coll.ids == [s.id for s in built] and coll.column("split") == [s.split for s in built]
+    assert coll.index_of("s12") == 12 and coll.id_index["s39"] == 39
+    val = coll.subset("val")
+    assert isinstance(val.segments, SegmentTable) and list(val.segments) == [s for s in built if s.split == "val"]
+    np.testing.assert_array_equal(val.features["image"], coll.features["image"][coll.split_positions("val")])
+    assert coll.counts() == {"split": {"train": 10, "val": 20, "test": 10}, "category": {"a": 20, "b": 20}}
+    with pytest.raises(KeyError, match="no segment field 'colour'"):
+        coll.column("colour")
+
+
+def test_features_digest_is_cached_by_file_state(tmp_path, monkeypatch):
+    """The digest of a features collection equals its fingerprint, is kept on disk for the next process, and
+    changes when a file changes (the cache is keyed by path, size and mtime)."""
+    from explorer.data.collection import Collection
+
+    root = _features_collection(tmp_path / "f")
+    first = load_collection(root)
+    assert first.digest == first.fingerprint()
+    with monkeypatch.context() as m:  # a later load reads the digest, hashing nothing
+        m.setattr(Collection, "fingerprint", lambda self: pytest.fail("hashed again"))
+        assert load_collection(root).digest == first.digest
+    rows = (root / "segments.tsv").read_text().replace("word 5\n", "word five\n")
+    (root / "segments.tsv").write_text(rows)
+    changed = load_collection(root)
+    assert changed.digest != first.digest and changed.digest == changed.fingerprint()
+    assert first.subset("val").digest == first.subset("val").fingerprint() != first.digest
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(header="name\tsplit"), "no 'id' column"),
     (dict(image=np.zeros((39, 6), np.float32)), r"'image' is \(39, 6\), expected \(40, dim\)"),
     (dict(rows=[f"s{min(i, 38)}\ttrain\ta\tw" for i in range(40)]), "duplicate segment id 's38' \\(row 41\\)"),
     (dict(rows=[f"s{i}\t{'dev' if i == 7 else 'train'}\ta\tw" for i in range(40)]), "unknown split 'dev'"),
+    (dict(rows=[f"s{i}\ttrain" + ("" if i == 9 else "\ta\tw") for i in range(40)]),
+     r"segments.tsv: cannot read the table \(.*Expected 4 columns, got 2: s9\ttrain"),
 ])
 def test_features_layout_errors_name_the_problem(tmp_path, change, message):
     root = _features_collection(tmp_path / "bad", **change)

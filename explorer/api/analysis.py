@@ -38,7 +38,7 @@ def category_confusion(ref, collection, split: str, k: int = 10) -> dict:
     "share": (C, C) row-normalised}."""
     coll = _coll(collection)
     hl = hyperlink_index(ref, collection, split, k=k)
-    return category_confusion_counts([s.category or "(none)" for s in coll.segments], hl["idx"], hl["top"][:, :k])
+    return category_confusion_counts([c or "(none)" for c in coll.column("category")], hl["idx"], hl["top"][:, :k])
 
 
 def stealers(ref, collection, split: str, category: str, k: int = 10, n: int = 10) -> list[dict]:

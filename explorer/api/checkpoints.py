@@ -185,8 +185,8 @@ def fits_collection(entry: dict, collection) -> bool:
     coll = _coll(collection)
     if coll.features:
         return (spec.get("image_input") == "features:builtin" and spec.get("text_input") == "builtin"
-                and spec.get("image_dim") == coll.features["image"].shape[1]
-                and spec.get("text_dim") == coll.features["text"].shape[1])
+                and spec.get("image_dim") == coll.feature_dims().get("image")
+                and spec.get("text_dim") == coll.feature_dims().get("text"))
     return spec.get("text_input") == "word2vec" and (spec.get("image_input") != "features:builtin") and coll.has_images
 
 

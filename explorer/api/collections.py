@@ -86,7 +86,7 @@ def collection_summary(collection) -> dict:
         "splits": counts["split"], "n_categories": len(counts["category"]), "categories": counts["category"],
         "has_images": coll.has_images, "has_times": coll.has_times, "features_only": bool(coll.features),
         "n_skipped": len(coll.skipped), "skipped_examples": coll.skipped[:5],
-        "n_videos": len({s.video_id for s in coll.segments if s.video_id}),
+        "n_videos": len({v for v in set(coll.column("video_id")) if v}),
     }
 
 
@@ -100,7 +100,7 @@ def collection_warnings(collection, k: int = 10) -> list[str]:
         out.append(f"{skipped:,} of {n + skipped:,} rows of this collection were skipped (e.g. {coll.skipped[0]}); "
                    f"only {n:,} segment(s) are loaded."
                    + (" The Overview page has a text-only view of every text." if text_view_available(coll) else ""))
-    cats = {s.category for s in coll.segments if s.category is not None}
+    cats = set(coll.column("category")) - {None}
     if len(cats) == 1:
         out.append(f"Every segment has the same category ({next(iter(cats))!r}): every target is relevant, so P@{k}, "
                    "AP and MAP are 1 whatever the model does.")
@@ -177,14 +177,16 @@ def segment_info(collection, segment) -> dict:
             "image_path": str(s.image_path) if s.image_path else None}
 
 
-def segments_table(collection) -> dict[str, list]:
-    """Column lists for every segment: index, id, category, split, snippet (+ video, when it has times)."""
+def segments_table(collection, indices=None) -> dict[str, list]:
+    """Column lists for every segment, or for those at ``indices`` (e.g. a sample of a million): index, id,
+    category, split, snippet (+ video, when the collection has times)."""
     coll = _coll(collection)
-    table = {"index": list(range(len(coll))), "id": coll.ids,
-             "category": [s.category or "(none)" for s in coll.segments],
-             "split": [s.split for s in coll.segments], "snippet": [snippet(s.text) for s in coll.segments]}
+    rows = range(len(coll)) if indices is None else [int(i) for i in indices]
+    pick = (lambda column: column) if indices is None else (lambda column: [column[i] for i in rows])
+    table = {"index": list(rows), "id": pick(coll.ids), "category": [c or "(none)" for c in pick(coll.categories)],
+             "split": pick(coll.column("split")), "snippet": [snippet(t) for t in pick(coll.texts)]}
     if coll.has_times:
-        table["video"] = [video_span(s) or "" for s in coll.segments]
+        table["video"] = [video_span(coll.segments[i]) or "" for i in rows]
     return table
 
 
@@ -195,7 +197,7 @@ def search_segments(collection, query: str, split: str | None = None, limit: int
     allowed = None if split in (None, "all") else split
     q = (query or "").strip().lower()
     segs = coll.segments
-    pool = [i for i, s in enumerate(segs) if allowed is None or s.split == allowed]
+    pool = [i for i, s in enumerate(coll.column("split")) if allowed is None or s == allowed]
     if not q:
         return pool[:limit]
     exact = [i for i in pool if segs[i].id.lower() == q]
@@ -301,7 +303,7 @@ def _text_view(stamp: tuple, k: int) -> dict:
     progress.report("text-only view: word2vec of the texts", 1, 3)
     feats, _ = text_features(view, collection_word_vectors(view))  # skip-gram on the view's train texts
     progress.report("text-only view: ranking", 2, 3)
-    cats = [s.category for s in view.segments]
+    cats = view.categories
     res = hyperlinking_eval(feats, cats, k=k)
     pq = res["per_query"]
     counts = view.counts()

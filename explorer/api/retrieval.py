@@ -78,7 +78,8 @@ def _split_labels(coll: Collection, split: str) -> tuple[np.ndarray, np.ndarray,
 
     def compute():
         idx = split_indices(coll, split)
-        cats = [coll.segments[i].category for i in idx]
+        every = coll.categories
+        cats = [every[i] for i in idx]
         names = {c: j for j, c in enumerate(dict.fromkeys(c for c in cats if c is not None))}
         codes = np.fromiter((names.get(c, -1) if c is not None else -1 for c in cats), dtype=np.int64, count=len(idx))
         return idx, codes, np.bincount(codes[codes >= 0], minlength=len(names))
@@ -187,7 +188,8 @@ def hyperlink_index(ref, collection, split: str, k: int = 10, top: int = HYPERLI
 
     def compute() -> dict[str, np.ndarray]:
         emb = embeddings(ref, _coll_name(collection))["joint"][idx]
-        cats = [coll.segments[i].category for i in idx]
+        every = coll.categories
+        cats = [every[i] for i in idx]
         res = hyperlinking_eval(emb, cats, k=k)
         n = len(idx)
 
@@ -310,7 +312,7 @@ def point_groups(collection, segment: np.ndarray, modality: np.ndarray, color: s
     attr = {"category": "category", "split": "split", "programme": "video_id"}.get(color)
     if attr is None:
         raise ValueError(f"unknown colouring {color!r} (category | split | programme | modality)")
-    seg_codes, names = pd.factorize(np.array([getattr(s, attr) or "(none)" for s in coll.segments], dtype=object))
+    seg_codes, names = pd.factorize(np.array([v or "(none)" for v in coll.column(attr)], dtype=object))
     return [str(n) for n in names], seg_codes.astype(np.int64)[segment]
 
 

@@ -13,6 +13,13 @@ an optional category, a split (``train`` / ``val`` / ``test``) and optional vide
 - the plain folder layout: ``<id>.jpg|.png|...`` + ``<id>.txt`` per segment, optional
   ``categories.tsv`` (id, category) and ``segments.tsv`` (id + any of split, category, video_id,
   start, end). Written by ``explorer ingest`` and easy to make by hand.
+- the ``features`` layout, for collections of any size (a million rows): ``segments.tsv`` + ``features.npz``.
+  Its segments are kept as columns (``SegmentTable``), its features memory-mapped from the file, and its
+  digest cached on disk by the two files' sizes and mtimes, so a new process opens a million rows in about
+  a second.
+
+``Collection.column(name)`` gives one field of every segment; code that reads a field of all segments uses it
+rather than iterating ``segments`` (which builds a ``Segment`` per row for a ``SegmentTable``).
 
 Collections are found by name under the data root or by path (``load_collection``).
 """
@@ -21,8 +28,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
-from dataclasses import dataclass, field, replace
+import struct
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path, PurePath, PureWindowsPath
 
@@ -50,6 +61,39 @@ class Segment:
     end: float | None = None  # seconds
 
 
+SEGMENT_FIELDS = tuple(f.name for f in fields(Segment))
+
+
+class SegmentTable(Sequence):
+    """Segments kept as columns, one list per ``Segment`` field; a ``Segment`` is built when one is read.
+
+    A large collection's loader returns one instead of a list: building a million frozen dataclasses took
+    most of its load time, while the pages read a few segments and whole columns (``Collection.column``).
+    Iterating builds every ``Segment`` again, so code that reads a field of all segments uses the columns.
+    """
+
+    def __init__(self, columns: dict[str, list]):
+        missing = [f for f in SEGMENT_FIELDS if f not in columns]
+        if missing or len({len(columns[f]) for f in SEGMENT_FIELDS}) != 1:
+            raise ValueError(f"SegmentTable needs equal-length columns {', '.join(SEGMENT_FIELDS)} (missing: {missing})")
+        self.columns = {f: columns[f] for f in SEGMENT_FIELDS}
+
+    def __len__(self) -> int:
+        return len(self.columns["id"])
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return Segment(*(self.columns[f][i] for f in SEGMENT_FIELDS))
+
+    def __iter__(self):
+        return (Segment(*row) for row in zip(*(self.columns[f] for f in SEGMENT_FIELDS)))
+
+    def take(self, idx) -> "SegmentTable":
+        """The rows at positions ``idx``, as a new table."""
+        return SegmentTable({f: [col[i] for i in idx] for f, col in self.columns.items()})
+
+
 @dataclass
 class Collection:
     """An ordered list of segments plus, for feature-only collections, their precomputed features.
@@ -62,61 +106,87 @@ class Collection:
     name: str
     root: Path
     layout: str  # "pairs_tsv" | "wikipedia" | "folder" | "features"
-    segments: list[Segment]
-    features: dict[str, np.ndarray] = field(default_factory=dict)
+    segments: Sequence[Segment]  # a list, or a SegmentTable (the features layout)
+    features: Mapping[str, np.ndarray] = field(default_factory=dict)  # a LazyArrays for the features layout
     skipped: list[str] = field(default_factory=list)
+    # files that alone determine the content (the features layout): ``digest`` is then cached on disk, keyed by
+    # their paths, sizes and mtimes, instead of hashing ~1 GB of features in every new process
+    source_files: tuple[Path, ...] = ()
 
     def __len__(self) -> int:
         return len(self.segments)
 
     @property
     def has_images(self) -> bool:
-        return not self.features and all(s.image_path is not None for s in self.segments)
+        return not self.features and all(p is not None for p in self.column("image_path"))
+
+    def column(self, name: str) -> list:
+        """One ``Segment`` field (``"id"``, ``"split"``, ``"category"``...) of every segment, in order: a new list."""
+        if name not in SEGMENT_FIELDS:
+            raise KeyError(f"no segment field {name!r} (fields: {', '.join(SEGMENT_FIELDS)})")
+        if isinstance(self.segments, SegmentTable):
+            return list(self.segments.columns[name])
+        return [getattr(s, name) for s in self.segments]
 
     @property
     def ids(self) -> list[str]:
-        return [s.id for s in self.segments]
+        return self.column("id")
 
     @property
     def texts(self) -> list[str]:
-        return [s.text for s in self.segments]
+        return self.column("text")
 
     @property
     def categories(self) -> list[str | None]:
-        return [s.category for s in self.segments]
+        return self.column("category")
 
     @property
     def has_times(self) -> bool:
-        return any(s.video_id is not None and s.start is not None for s in self.segments)
+        return any(v is not None and a is not None for v, a in zip(self.column("video_id"), self.column("start")))
+
+    def feature_dims(self) -> dict[str, int]:
+        """The width of each precomputed feature array (``{}`` for keyframe collections), read from the file
+        headers for a features-layout collection, whose arrays are not loaded for this."""
+        if isinstance(self.features, LazyArrays):
+            return {k: int(shape[1]) for k, shape in self.features.shapes.items()}
+        return {k: int(v.shape[1]) for k, v in self.features.items()}
 
     def split_names(self) -> list[str]:
-        present = {s.split for s in self.segments}
+        present = set(self.column("split"))
         return [s for s in SPLITS if s in present]
 
     def subset(self, split: str | None) -> "Collection":
         """The segments of one split (``None`` or ``"all"``: everything), features sliced alike."""
         if split in (None, "all"):
             return self
+        idx = self.split_positions(split).tolist()
+        segments = (self.segments.take(idx) if isinstance(self.segments, SegmentTable)
+                    else [self.segments[i] for i in idx])
+        return replace(self, segments=segments, features={k: v[idx] for k, v in self.features.items()},
+                       source_files=())
+
+    def split_positions(self, split: str | None) -> np.ndarray:
+        """Positions (int64) of the segments of ``split`` (``None`` or ``"all"``: every one); an unknown split or
+        one without segments is a ``CollectionError``."""
+        if split in (None, "all"):
+            return np.arange(len(self))
         if split not in SPLITS:
             raise CollectionError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)} or 'all'")
-        idx = [i for i, s in enumerate(self.segments) if s.split == split]
-        if not idx:
+        idx = np.flatnonzero(np.array(self.column("split"), dtype=object) == split)
+        if not len(idx):
             have = ", ".join(self.split_names()) or "none"
             raise CollectionError(f"collection {self.name!r} has no {split!r} segments (splits present: {have})")
-        return replace(
-            self,
-            segments=[self.segments[i] for i in idx],
-            features={k: v[idx] for k, v in self.features.items()},
-        )
+        return idx
 
     def counts(self) -> dict[str, dict[str, int]]:
         """``{"split": {split: n}, "category": {category: n}}``."""
         by_split: dict[str, int] = {}
         by_cat: dict[str, int] = {}
-        for s in self.segments:
-            by_split[s.split] = by_split.get(s.split, 0) + 1
-            if s.category is not None:
-                by_cat[s.category] = by_cat.get(s.category, 0) + 1
+        for split in self.column("split"):
+            by_split[split] = by_split.get(split, 0) + 1
+        for cat in self.column("category"):
+            if cat is not None:
+                by_cat[cat] = by_cat.get(cat, 0) + 1
         return {"split": by_split, "category": dict(sorted(by_cat.items()))}
 
     # Derived once per loaded collection (segments are not modified after loading; ``subset`` makes a new
@@ -124,7 +194,7 @@ class Collection:
     @cached_property
     def id_index(self) -> dict[str, int]:
         """Segment id -> position."""
-        return {s.id: i for i, s in enumerate(self.segments)}
+        return {sid: i for i, sid in enumerate(self.column("id"))}
 
     @cached_property
     def token_sets(self) -> list[frozenset[str]]:
@@ -135,32 +205,59 @@ class Collection:
 
     @cached_property
     def digest(self) -> str:
-        """``fingerprint()`` computed once (it stats every keyframe file)."""
-        return self.fingerprint()
+        """``fingerprint()`` computed once (it stats every keyframe file); with ``source_files``, read from the
+        digest cache while those files keep their sizes and mtimes."""
+        if not self.source_files:
+            return self.fingerprint()
+        return _cached_digest(self)
 
     def fingerprint(self) -> str:
         """Digest of ids, splits, categories, texts and image file sizes/mtimes: cache keys use it."""
         h = hashlib.sha256(self.layout.encode())
-        for s in self.segments:
+        columns = (self.column(f) for f in ("id", "split", "category", "image_path", "text"))
+        for sid, split, category, image_path, text in zip(*columns):
             stat = ""
-            if s.image_path is not None:
+            if image_path is not None:
                 try:
-                    st = s.image_path.stat()
+                    st = image_path.stat()
                     stat = f"{st.st_size}:{int(st.st_mtime)}"
                 except OSError:
                     stat = "missing"
-            h.update(f"{s.id}\t{s.split}\t{s.category}\t{stat}\t".encode())
-            h.update(s.text.encode())
+            h.update(f"{sid}\t{split}\t{category}\t{stat}\t".encode())
+            h.update(text.encode())
         for k in sorted(self.features):
             h.update(k.encode())
             h.update(memoryview(np.ascontiguousarray(self.features[k])).cast("B"))  # no bytes copy
         return h.hexdigest()[:16]
 
     def index_of(self, segment_id: str) -> int:
-        for i, s in enumerate(self.segments):
-            if s.id == segment_id:
-                return i
-        raise KeyError(f"no segment {segment_id!r} in collection {self.name!r}")
+        try:
+            return self.id_index[segment_id]
+        except KeyError:
+            raise KeyError(f"no segment {segment_id!r} in collection {self.name!r}") from None
+
+
+def _cached_digest(coll: Collection) -> str:
+    """``coll.fingerprint()``, kept in the cache folder under a key of its source files' paths, sizes and
+    mtimes (nanoseconds): a file rewritten in place gets a new key. An unwritable cache only costs the hashing."""
+    from ..cache import atomic_write_text, key_digest
+    from ..paths import cache_dir
+
+    key = {"layout": coll.layout, "files": [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns]
+                                            for p in coll.source_files]}
+    path = cache_dir() / "digests" / f"{key_digest(key)}.json"
+    try:
+        stored = json.loads(path.read_text())
+        if stored.get("key") == key and isinstance(stored.get("digest"), str):
+            return stored["digest"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    digest = coll.fingerprint()
+    try:
+        atomic_write_text(path, json.dumps({"key": key, "digest": digest}))
+    except OSError:
+        pass
+    return digest
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -388,51 +485,149 @@ def detect_layout(root: Path) -> str | None:
     return None
 
 
+def _read_table(table: Path, required: tuple[str, ...] = ()):
+    """A TSV with a header row holding the ``required`` columns, as a ``pyarrow.Table`` of strings (empty cells "";
+    quotes are literal): pyarrow's multi-threaded reader takes about half a second for a million rows."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    try:
+        with open(table, encoding="utf-8") as f:
+            header = f.readline().rstrip("\r\n").split("\t")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CollectionError(f"{table}: cannot read the table ({e})") from e
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise CollectionError(f"{table}: no {', '.join(map(repr, missing))} column (columns: {', '.join(header)})")
+    try:
+        return pa_csv.read_csv(
+            table, parse_options=pa_csv.ParseOptions(delimiter="\t", quote_char=False),
+            convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in header}, null_values=[],
+                                                  strings_can_be_null=False))
+    except (OSError, UnicodeDecodeError, pa.ArrowException) as e:
+        raise CollectionError(f"{table}: cannot read the table ({e})") from e
+
+
+def _coded_column(column, convert: Callable[[str], object]) -> list:
+    """A column with few distinct values (split, category, video) as a list, ``convert`` applied once per
+    distinct value: dictionary-encoded, so a million rows cost one array lookup, and equal values share one string."""
+    encoded = column.combine_chunks().dictionary_encode()
+    values = np.array([None] + [convert(v) for v in encoded.dictionary.to_pylist()], dtype=object)
+    return values[encoded.indices.to_numpy(zero_copy_only=False) + 1].tolist()
+
+
+class LazyArrays(Mapping):
+    """Named arrays whose shapes are known and whose data is read on first access, then kept: a large
+    collection's features, which a page reading cached embeddings never needs."""
+
+    def __init__(self, shapes: dict[str, tuple[int, ...]], read: Callable[[str], np.ndarray]):
+        self.shapes = dict(shapes)
+        self._read = read
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.shapes:
+            raise KeyError(name)
+        if name not in self._arrays:  # two threads may both read it once: same result, no harm
+            self._arrays[name] = self._read(name)
+        return self._arrays[name]
+
+    def __iter__(self):
+        return iter(self.shapes)
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """The names read (or mapped) so far."""
+        return tuple(self._arrays)
+
+
+def _npy_header(f) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) from the header of a ``.npy`` stream, leaving ``f`` at its data."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)
+    return np.lib.format.read_array_header_2_0(f)
+
+
+def _npz_float32(npz: Path, names: tuple[str, ...]) -> LazyArrays:
+    """The arrays ``names`` of a ``.npz`` as float32, reading only the headers now. A member stored uncompressed as
+    float32 (what ``np.savez`` writes) is memory-mapped: nothing is read or copied. Others (float16, compressed)
+    are read and converted on first access."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    mapped: dict[str, tuple[int, np.dtype, bool]] = {}  # name -> (data offset, dtype, fortran order)
+    with zipfile.ZipFile(npz) as archive, open(npz, "rb") as f:
+        for name in names:
+            info = archive.getinfo(f"{name}.npy")  # KeyError: no such array
+            if info.compress_type == zipfile.ZIP_STORED:
+                f.seek(info.header_offset)
+                local = f.read(30)  # the member's local header: 30 bytes, then its name and extra field
+                name_len, extra_len = struct.unpack("<HH", local[26:30])
+                f.seek(info.header_offset + 30 + name_len + extra_len)
+                shape, fortran, dtype = _npy_header(f)
+                if dtype == np.float32:
+                    mapped[name] = (f.tell(), dtype, fortran)  # f now points at the first byte of data
+            else:
+                with archive.open(info) as member:
+                    shape, fortran, dtype = _npy_header(member)
+            if dtype.kind != "f":
+                raise ValueError(f"{name!r} holds {dtype}, not floats")
+            shapes[name] = shape
+
+    def read(name: str) -> np.ndarray:
+        if name in mapped:
+            offset, dtype, fortran = mapped[name]
+            return np.memmap(npz, dtype=dtype, mode="r", offset=offset, shape=shapes[name], order="F" if fortran else "C")
+        with np.load(npz, allow_pickle=False) as z:
+            return np.asarray(z[name], dtype=np.float32)
+
+    return LazyArrays(shapes, read)
+
+
 def load_features(root: Path, name: str | None = None) -> Collection:
-    """A collection of precomputed features, of any size (a million rows loads in seconds):
+    """A collection of precomputed features, of any size (a million rows opens in about a second):
     ``segments.tsv`` (header; ``id`` required, optional ``split``, ``category``, ``text``, ``video_id``, ``start``,
-    ``end``) and ``features.npz`` holding ``image`` and ``text`` arrays (n_rows, dim), row i for table row i."""
+    ``end``) and ``features.npz`` holding ``image`` and ``text`` arrays (n_rows, dim), row i for table row i.
+    Segments come as a ``SegmentTable``, features memory-mapped (read-only) when stored as float32."""
     import pandas as pd
 
     root = Path(root)
     table, npz = root / "segments.tsv", root / "features.npz"
+    read = _read_table(table, required=("id",))
     try:
-        df = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE, engine="c")
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise CollectionError(f"{table}: cannot read the table ({e})") from e
-    if "id" not in df.columns:
-        raise CollectionError(f"{table}: no 'id' column (columns: {', '.join(df.columns)})")
-    try:
-        with np.load(npz, allow_pickle=False) as z:
-            features = {k: np.asarray(z[k], dtype=np.float32) for k in ("image", "text")}
-    except (OSError, ValueError, KeyError) as e:
+        features = _npz_float32(npz, ("image", "text"))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
         raise CollectionError(f"{npz}: needs float arrays 'image' and 'text' ({e})") from e
-    for k, arr in features.items():
-        if arr.ndim != 2 or len(arr) != len(df):
-            raise CollectionError(f"{npz}: {k!r} is {arr.shape}, expected ({len(df)}, dim): one row per row of {table.name}")
-    n = len(df)
-    ids = df["id"].tolist()
-    dup = df["id"].duplicated()
-    if dup.any():
-        first = int(np.flatnonzero(dup.to_numpy())[0])
+    n = read.num_rows
+    for k, shape in features.shapes.items():
+        if len(shape) != 2 or shape[0] != n:
+            raise CollectionError(f"{npz}: {k!r} is {shape}, expected ({n}, dim): one row per row of {table.name}")
+    ids = read.column("id").to_pylist()
+    if len(set(ids)) != n:
+        first = int(np.flatnonzero(pd.Series(ids).duplicated().to_numpy())[0])
         raise CollectionError(f"{table}: duplicate segment id {ids[first]!r} (row {first + 2})")
-    raw_splits = df["split"].str.strip().str.lower() if "split" in df else pd.Series([""] * n)
-    known = {v: _check_split(v, f"{table}") for v in raw_splits.unique() if v}  # each distinct value checked once
-    splits = [known[v] if v else hash_split(i) for v, i in zip(raw_splits.tolist(), ids)]
-    cats = df["category"].tolist() if "category" in df else [""] * n
-    texts = df["text"].tolist() if "text" in df else [""] * n
+    has = set(read.column_names)
+
+    def optional(column: str) -> list:  # None where absent or empty
+        return _coded_column(read.column(column), lambda v: v or None) if column in has else [None] * n
+
     def seconds(column: str) -> list:  # floats, None where absent or not a number
-        if column not in df:
+        if column not in has:
             return [None] * n
-        values = pd.to_numeric(df[column], errors="coerce")
+        values = pd.to_numeric(pd.Series(read.column(column).to_pylist(), dtype=object), errors="coerce")
         return values.astype(object).where(values.notna(), None).tolist()
 
-    videos = [v or None for v in df["video_id"].tolist()] if "video_id" in df else [None] * n
-    cats = [c or None for c in cats]
-    # positional arguments: a million frozen dataclasses are the bulk of the load time
-    segments = [Segment(i, t, None, sp, c, v, a, b)
-                for i, t, sp, c, v, a, b in zip(ids, texts, splits, cats, videos, seconds("start"), seconds("end"))]
-    return Collection(name=name or root.name, root=root, layout="features", segments=segments, features=features)
+    # a split cell names a split (checked once per distinct value) or is empty: then it is drawn from the id
+    splits = (_coded_column(read.column("split"), lambda v: _check_split(v, str(table)) if v.strip() else None)
+              if "split" in has else [None] * n)
+    splits = [s or hash_split(i) for s, i in zip(splits, ids)]
+    segments = SegmentTable({"id": ids, "text": read.column("text").to_pylist() if "text" in has else [""] * n,
+                             "image_path": [None] * n, "split": splits, "category": optional("category"),
+                             "video_id": optional("video_id"), "start": seconds("start"), "end": seconds("end")})
+    return Collection(name=name or root.name, root=root, layout="features", segments=segments, features=features,
+                      source_files=(table, npz))
 
 
 LOADERS = {"pairs_tsv": load_pairs_tsv, "wikipedia": load_wikipedia, "folder": load_folder, "features": load_features}
