@@ -17,13 +17,16 @@ def home() -> None:
     st.switch_page(PAGES[0], query_params=st.query_params.to_dict())
 
 
+# Each url_path is its file's name without the number: a fresh server whose first request names a page runs
+# in Streamlit's legacy multipage mode (pages/ exists), which knows pages by file name only; any other url_path
+# then shows a "Page not found" dialog over the page (tests/test_browser.py, a fresh server's deep link).
 PAGES = [
     st.Page("pages/1_overview.py", title="Overview", icon=":material/home:", url_path="overview"),
-    st.Page("pages/2_transcript_to_images.py", title="Transcript → imagery", icon=":material/image:", url_path="imagery"),
-    st.Page("pages/3_image_to_words.py", title="Image → top words", icon=":material/text_fields:", url_path="topwords"),
-    st.Page("pages/4_joint_space.py", title="Joint space", icon=":material/scatter_plot:", url_path="joint-space"),
+    st.Page("pages/2_imagery.py", title="Transcript → imagery", icon=":material/image:", url_path="imagery"),
+    st.Page("pages/3_topwords.py", title="Image → top words", icon=":material/text_fields:", url_path="topwords"),
+    st.Page("pages/4_joint_space.py", title="Joint space", icon=":material/scatter_plot:", url_path="joint_space"),
     st.Page("pages/5_hyperlinks.py", title="Hyperlinks", icon=":material/link:", url_path="hyperlinks"),
-    st.Page("pages/6_failure_cases.py", title="Failure cases", icon=":material/troubleshoot:", url_path="failures"),
+    st.Page("pages/6_failures.py", title="Failure cases", icon=":material/troubleshoot:", url_path="failures"),
     st.Page("pages/7_training.py", title="Training", icon=":material/model_training:", url_path="training"),
 ]
 

@@ -185,7 +185,7 @@ def apptest_bench(args, model_id: str) -> None:
             at.selectbox(key="keep_hl_model2").select_index(steady[0])
             b.run()
             warm(f"Hyperlinks: a second model side by side ({model2[0].options[steady[0]]})", time.perf_counter() - t0, cold)
-        at.switch_page("pages/3_image_to_words.py")
+        at.switch_page("pages/3_topwords.py")
         b.run()
         methods = [w for w in at.radio if w.key == "keep_i2w_method"]
         if methods and "optimise" in methods[0].options:
@@ -297,7 +297,7 @@ def browser_bench(args, model_id: str) -> None:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(3_600_000)
-            for path in ("/", "/imagery", "/topwords", "/joint-space", "/hyperlinks", "/failures", "/training"):
+            for path in ("/", "/imagery", "/topwords", "/joint_space", "/hyperlinks", "/failures", "/training"):
                 page.goto(url + path + q)
                 settle(page, timeout=3600)  # warm-up: every page once
 

@@ -110,6 +110,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     ap.add_argument("--app-only", action="store_true", help="print the app's times in this new process as JSON (a "
                     "run's caches must exist); the bench calls itself so")
+    ap.add_argument("--browser-only", action="store_true", help="print the browser times alone as JSON (a run's "
+                    "caches must exist)")
     args = ap.parse_args()
 
     runs = REPO / "runs"
@@ -118,6 +120,9 @@ def main() -> None:
     folder = Path(os.environ["EXPLORER_COLLECTIONS"]) / args.name
     if args.app_only:
         print(json.dumps(app_times(folder.name, f"extra/{args.kind}-{args.name}.pt")))
+        return
+    if args.browser_only:
+        print(json.dumps(browser_times(folder.name, f"extra/{args.kind}-{args.name}.pt")))
         return
     train_folder = runs / "scale" / f"{args.name}-train50k"
     ckpt_dir = Path(os.environ["EXPLORER_CHECKPOINTS"])
@@ -282,22 +287,31 @@ def browser_times(name: str, ref: str, repeat: int = 3) -> dict:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(600_000)
+            page.set_default_timeout(120_000)
+            page.on("console", lambda m: print("  console:", m.text[:200], file=sys.stderr, flush=True)
+                    if m.type == "error" else None)
             idle = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
             def until(js_condition: str) -> None:  # polled inside the page every 20 ms
-                page.wait_for_function(f"() => ({js_condition}) && {idle}", polling=20, timeout=600_000)
+                try:
+                    page.wait_for_function(f"() => ({js_condition}) && {idle}", polling=20, timeout=300_000)
+                except Exception:
+                    (REPO / "test-artifacts").mkdir(exist_ok=True)
+                    page.screenshot(path=str(REPO / "test-artifacts" / "bench_scale_timeout.png"))
+                    raise
 
             def density_drawn(colour: str = "") -> str:
                 return ("[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => t.textContent.includes("
                         f"'points as a density image, colour: {colour}')) && "
-                        "!!document.querySelector('.js-plotly-plot .layer-below image')")
+                        "!!document.querySelector('.js-plotly-plot .imagelayer image')")
 
+            print("  browser: Joint space, a new tab", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
-            page.goto(url + "/joint-space" + q)
+            page.goto(url + "/joint_space" + q)
             until(density_drawn())
             out["Joint space: a new tab of a new server process (loads the collection and Plotly's JavaScript) (s)"] = \
                 time.perf_counter() - t0
+            print("  browser: go to Joint space", file=sys.stderr, flush=True)
             ts = []
             for _ in range(repeat):
                 page.get_by_role("link", name="Hyperlinks").click()
@@ -307,6 +321,7 @@ def browser_times(name: str, ref: str, repeat: int = 3) -> dict:
                 until(density_drawn())
                 ts.append(time.perf_counter() - t0)
             out["Joint space: go to the page (median s)"] = statistics.median(ts)
+            print("  browser: colour", file=sys.stderr, flush=True)
             ts = []
             for i in range(repeat):
                 colour = ["split", "category"][i % 2]
@@ -317,6 +332,7 @@ def browser_times(name: str, ref: str, repeat: int = 3) -> dict:
             out["Joint space: colour by split / category (median s)"] = statistics.median(ts)
             page.get_by_role("link", name="Hyperlinks").click()
             settle(page)
+            print("  browser: Hyperlinks, random anchor", file=sys.stderr, flush=True)
             anchor_js = ("[...document.querySelectorAll('strong')].map(e => e.textContent)"
                          ".filter(t => t.startsWith('Anchor '))[0] || ''")
             ts = []

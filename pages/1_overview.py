@@ -199,11 +199,11 @@ else:
 st.subheader("What next")
 c = st.columns(3)
 with c[0]:
-    st.page_link("pages/2_transcript_to_images.py", label="Visualise a transcript (Table 1)", icon=":material/image:")
-    st.page_link("pages/3_image_to_words.py", label="Top words of an image (Table 3)", icon=":material/text_fields:")
+    st.page_link("pages/2_imagery.py", label="Visualise a transcript (Table 1)", icon=":material/image:")
+    st.page_link("pages/3_topwords.py", label="Top words of an image (Table 3)", icon=":material/text_fields:")
 with c[1]:
     st.page_link("pages/4_joint_space.py", label="Explore the joint space", icon=":material/scatter_plot:")
     st.page_link("pages/5_hyperlinks.py", label="Follow an anchor's hyperlinks", icon=":material/link:")
 with c[2]:
-    st.page_link("pages/6_failure_cases.py", label="See where hyperlinking fails", icon=":material/troubleshoot:")
+    st.page_link("pages/6_failures.py", label="See where hyperlinking fails", icon=":material/troubleshoot:")
     st.page_link("pages/7_training.py", label="Train or resume a model", icon=":material/model_training:")

@@ -9,7 +9,7 @@ from explorer import api
 from explorer.projection import DENSITY_ABOVE
 from pages import _shared as ui
 
-ui.frame("joint-space")
+ui.frame("joint_space")
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#393b79", "#ad494a", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d",
@@ -96,7 +96,8 @@ def density_view(points: dict) -> None:
     if not shown:
         st.warning("No modality selected.")
         return
-    st.caption(f"{len(points['x']):,} points: more than {DENSITY_ABOVE:,}, so they are drawn as one image (each pixel the "
+    n_shown = sum(int(np.count_nonzero(points["modality"] == m)) for m in shown)
+    st.caption(f"{n_shown:,} points: more than {DENSITY_ABOVE:,}, so they are drawn as one image (each pixel the "
                f"mean colour of its points, opacity by count) with {HOVER_SAMPLE:,} sampled points to hover. Drag a "
                "lasso or a box: every point inside it is selected on the server, not only the sampled ones.")
     fig = density_figure(api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), color, tuple(shown))

@@ -19,11 +19,11 @@ from .app_fixtures import app_data, app_env, finished_job  # noqa: F401  (fixtur
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = {
     "pages/1_overview.py": "Multimodal video hyperlinking explorer",
-    "pages/2_transcript_to_images.py": "Transcript → imagery",
-    "pages/3_image_to_words.py": "Image → top words",
+    "pages/2_imagery.py": "Transcript → imagery",
+    "pages/3_topwords.py": "Image → top words",
     "pages/4_joint_space.py": "Joint space",
     "pages/5_hyperlinks.py": "Hyperlinks",
-    "pages/6_failure_cases.py": "Failure cases",
+    "pages/6_failures.py": "Failure cases",
     "pages/7_training.py": "Training",
 }
 
@@ -81,7 +81,7 @@ def test_sidebar_pickers(app_env):
 
 
 def test_transcript_to_imagery(app_env):
-    at = open_app("pages/2_transcript_to_images.py", {"collection": "tiny"})
+    at = open_app("pages/2_imagery.py", {"collection": "tiny"})
     at.text_area(key="keep_t2i_text").input("large white petals and zzzq").run()
     assert not errors(at)
     assert len(at.image) == 8  # one batch of 8 generated images
@@ -109,7 +109,7 @@ def test_transcript_to_imagery(app_env):
 
     # typed text survives a visit to another page
     at.switch_page("pages/1_overview.py").run()
-    at.switch_page("pages/2_transcript_to_images.py").run()
+    at.switch_page("pages/2_imagery.py").run()
     assert at.text_area(key="keep_t2i_text").value == "zzzq qqqz"
 
 
@@ -120,7 +120,7 @@ def _png(size=(96, 80), mode="RGB") -> bytes:
 
 
 def test_image_to_top_words(app_env):
-    at = open_app("pages/3_image_to_words.py", {"collection": "tiny"})
+    at = open_app("pages/3_topwords.py", {"collection": "tiny"})
     assert not errors(at)
     words = at.dataframe[0].value
     assert len(words) == 15 and list(words["rank"]) == list(range(1, 16)) and "in transcript" in words.columns
@@ -202,7 +202,7 @@ def test_hyperlinks_show_video_times(app_env):
 
 
 def test_failure_cases(app_env):
-    at = open_app("pages/6_failure_cases.py", {"collection": "tiny"})
+    at = open_app("pages/6_failures.py", {"collection": "tiny"})
     assert not errors(at)
     assert {"P@10", "MAP", "Anchors", "Categories"} <= {m.label for m in at.metric}
     at.selectbox(key="keep_fc_split").select("all").run()
@@ -279,7 +279,7 @@ def test_missing_collection_in_url(app_env):
 
 
 def test_checkpoint_of_unknown_kind(app_env):
-    at = open_app("pages/2_transcript_to_images.py", {"collection": "tiny", "model": "extra/bogus-tiny.pt"})
+    at = open_app("pages/2_imagery.py", {"collection": "tiny", "model": "extra/bogus-tiny.pt"})
     assert any("unknown model kind 'bogus'" in e for e in errors(at))
     assert not at.exception and not at.image
 
@@ -288,7 +288,7 @@ def test_no_checkpoint_yet_points_to_training(app_env, tmp_path, monkeypatch):
     empty = tmp_path / "no-ckpts"
     empty.mkdir()
     monkeypatch.setenv("EXPLORER_CHECKPOINTS", str(empty))
-    for page in ("pages/2_transcript_to_images.py", "pages/5_hyperlinks.py"):
+    for page in ("pages/2_imagery.py", "pages/5_hyperlinks.py"):
         at = open_app(page, {"collection": "tiny"})
         assert "No model checkpoint yet" in texts(at)
         assert any("Training" in link.label for link in at.page_link)
@@ -298,7 +298,7 @@ def test_no_data_root(app_env, tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_DATA", str(tmp_path / "absent"))
     at = open_app()
     assert any("EXPLORER_DATA" in e for e in errors(at))
-    at.switch_page("pages/2_transcript_to_images.py").run()
+    at.switch_page("pages/2_imagery.py").run()
     assert not at.exception and any("No collection" in e for e in errors(at))
 
 
@@ -319,7 +319,7 @@ def test_every_page_with_a_crossmodal_feature_model(app_env, tmp_path, monkeypat
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
         assert not errors(at), (page, errors(at))
-    at.switch_page("pages/2_transcript_to_images.py").run()
+    at.switch_page("pages/2_imagery.py").run()
     assert not at.image and "generat" in texts(at).lower()
     at.switch_page("pages/4_joint_space.py").run()
     assert set(at.multiselect(key="keep_js_modalities").options) == {"image", "text", "joint"}
@@ -476,7 +476,7 @@ def test_a_megabyte_transcript_is_shown_cut(app_env, tmp_path, monkeypatch):
     shutil.copytree(app_env["data"] / "tiny", data / "tiny")
     (data / "tiny" / "rose_003.txt").write_text("red petals " * 100_000 + "\n")  # 1.1 MB
     monkeypatch.setenv("EXPLORER_DATA", str(data))
-    at = open_app("pages/2_transcript_to_images.py", {"collection": "tiny"})
+    at = open_app("pages/2_imagery.py", {"collection": "tiny"})
     at.text_input(key="keep_t2i_search").input("rose_003").run()
     at.selectbox(key="keep_t2i_segment").select("rose_003").run()
     assert not at.exception
@@ -507,7 +507,7 @@ def test_cold_computations_show_progress_with_counts(app_env, tmp_path, monkeypa
     assert any(s.startswith("Projecting") and " / " in s for s in seen), seen
 
     _shared.RECENT_PROGRESS.clear()
-    at = open_app("pages/3_image_to_words.py", {"collection": "tiny", "model": "extra/gan_cls-tiny2.pt"})
+    at = open_app("pages/3_topwords.py", {"collection": "tiny", "model": "extra/gan_cls-tiny2.pt"})
     at.radio(key="keep_i2w_method").set_value("optimise").run()
     assert not at.exception and at.dataframe  # the top words are shown once the inversion ends
     lines = [line for what, line in _shared.RECENT_PROGRESS if what.startswith("Inverting")]

@@ -143,6 +143,19 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def test_deep_link_as_a_fresh_servers_first_request(server):
+    """The first request a new server gets may name a page (a shared link): Streamlit then runs in its legacy
+    multipage mode, which knows pages by their file names, and shows a modal "Page not found" (the page under
+    it inert) unless the page's url_path is its file's name. /joint-space did that before its file's name was
+    the URL's."""
+    with _chromium_page(height=1000) as page:
+        page.goto(server + "/joint_space?collection=tiny")
+        settle(page)
+        page.locator(".js-plotly-plot").first.wait_for()
+        assert page.get_by_role("heading", name="Joint space").is_visible()
+        assert page.get_by_text("Page not found").count() == 0
+
+
 def test_app_in_a_real_browser(server):
 
     with _chromium_page(height=1500) as page:
@@ -181,7 +194,7 @@ def test_app_in_a_real_browser(server):
         page.get_by_text("Real transcript", exact=True).first.wait_for()
         shot(page, "3_image_to_top_words")
 
-        page.goto(server + "/joint-space?collection=tiny")
+        page.goto(server + "/joint_space?collection=tiny")
         settle(page)
         page.locator(".js-plotly-plot").first.wait_for()
         shot(page, "4_joint_space")
