@@ -837,6 +837,8 @@ def run_quality(collection: str, seeds: int | list[int] = 5, models: list[str] |
         cmd.append("--no-ablations")
     if epochs is not None:
         cmd.append(f"--epochs {epochs}")
+    if visual != "mobilenet":  # the table must say how to make it again
+        cmd.append(f"--visual {visual}")
 
     result = {
         "collection": coll.name,

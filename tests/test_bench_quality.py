@@ -188,6 +188,7 @@ def test_seeds_of_overrides_command_and_compute(harder_collection, tmp_path, cap
     assert json.loads((tmp_path / "runs" / "kcca-s0" / "run.json").read_text())["config"]["n_landmarks"] == 16
     assert not (tmp_path / "runs" / "kcca-s1").exists()
     assert "--seeds-of kcca=1" in data["command"] and "--set kcca.n_landmarks=16" in data["command"]
+    assert data["command"].endswith("--visual pixels")  # what the table was made with, to make it again
     runs = [r for m in ("kcca", "cca") for r in data["models"][m]["per_seed"].values()]
     assert all(r["run_seconds"] >= r["train_seconds"] > 0 for r in runs)
     assert data["compute"]["n_runs"] == 2
