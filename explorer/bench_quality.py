@@ -57,7 +57,8 @@ K = 10
 #: Configuration the bench uses unless ``overrides`` say otherwise. GAN-CLS runs the setting selected on
 #: val in docs/gan_cls.md (the shipped checkpoint's): with the paper's own (raw averaged word2vec,
 #: 4 G steps per D step) G wins from step 2 and val P@10 is 0.060, at ~4.6 min per epoch on 2 cores.
-DEFAULT_OVERRIDES: dict[str, dict] = {"gan_cls": {"text_norm": "standardize", "g_steps": 1, "epochs": 25}}
+DEFAULT_OVERRIDES: dict[str, dict] = {"gan_cls": {"text_norm": "standardize", "g_steps": 1, "epochs": 25},
+                                      "gan_proj": {"epochs": 7}}  # its recipe's budget (docs/gan_proj.md)
 #: the row of cmgan's runs evaluated with ``retrieval_space="semantic"`` (softmax posteriors)
 SEMANTIC_SPACE_ROW = "cmgan-semantic-space"
 #: ``seeds_of`` key that caps the seeds of every CM-GAN ablation preset
