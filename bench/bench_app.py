@@ -268,117 +268,88 @@ def apptest_bench(args, model_id: str) -> None:
 
 
 def browser_bench(args, model_id: str) -> None:
-    import signal
-    import socket
-    import subprocess
-    import urllib.request
-
     from playwright.sync_api import sync_playwright
 
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, settle
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, settle, streamlit_server, until_idle
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     q = f"?collection={args.collection}&model={model_id}"
-    try:
-        for _ in range(600):
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(3_600_000)
-            for path in ("/", "/imagery", "/topwords", "/joint_space", "/hyperlinks", "/failures", "/training"):
-                page.goto(url + path + q)
-                settle(page, timeout=3600)  # warm-up: every page once
+    with streamlit_server(REPO / "test-artifacts" / "bench_app") as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(3_600_000)
+        for path in ("/", "/imagery", "/topwords", "/joint_space", "/hyperlinks", "/failures", "/training"):
+            page.goto(url + path + q)
+            settle(page, timeout=3600)  # warm-up: every page once
 
-            idle = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        def until(js_condition: str) -> None:
+            until_idle(page, js_condition, timeout=600)
 
-            def until(js_condition: str) -> None:
-                """Wait, polling inside the page every 20 ms, until the condition holds and the app is idle."""
-                page.wait_for_function(f"() => ({js_condition}) && {idle}", polling=20, timeout=600_000)
+        def report(name, ts):
+            RESULTS["browser"].append({"interaction": name, "median_s": statistics.median(ts), "max_s": max(ts), "times_s": ts})
+            print(f"  {name:<44}{statistics.median(ts):7.3f} s median {max(ts):7.3f} s max  "
+                  f"{'OK' if max(ts) < 1 else 'SLOW'}", flush=True)
 
-            def report(name, ts):
-                RESULTS["browser"].append({"interaction": name, "median_s": statistics.median(ts), "max_s": max(ts), "times_s": ts})
-                print(f"  {name:<44}{statistics.median(ts):7.3f} s median {max(ts):7.3f} s max  "
-                      f"{'OK' if max(ts) < 1 else 'SLOW'}", flush=True)
+        # The tab's first in-app visit to the joint space also loads and compiles Streamlit's Plotly
+        # chunk (several MB of JavaScript): once per browser tab, so it is warm-up, timed apart.
+        page.goto(url + "/hyperlinks" + q)
+        settle(page)
+        t0 = time.perf_counter()
+        page.get_by_role("link", name="Joint space").click()
+        until("!!document.querySelector('.js-plotly-plot .gl-container canvas')")
+        warm("browser: first in-tab visit of Joint space", time.perf_counter() - t0)
 
-            # The tab's first in-app visit to the joint space also loads and compiles Streamlit's Plotly
-            # chunk (several MB of JavaScript): once per browser tab, so it is warm-up, timed apart.
-            page.goto(url + "/hyperlinks" + q)
+        print("\nbrowser (headless Chromium; from the user's action until the result is drawn and the app idle):")
+        page.get_by_role("link", name="Transcript → imagery").click()
+        settle(page)
+        box = page.get_by_role("textbox", name="Transcript")
+        images_drawn = ("(() => { const imgs = [...document.querySelectorAll("
+                        "'[data-testid=\"stMainBlockContainer\"] [data-testid=\"stImage\"] img')]; "
+                        "return imgs.length >= 8 && imgs.every(i => i.complete && i.naturalWidth > 0); })()")
+        ts = []
+        for i in range(args.repeat):
+            token = f"zq{i}x"
+            box.fill(f"pink petals with a yellow centre {token}")
+            t0 = time.perf_counter()
+            box.press("Control+Enter")
+            until(f"document.body.innerText.includes('{token}') && {images_drawn}")
+            ts.append(time.perf_counter() - t0)
+        report("type a transcript -> 8 images drawn", ts)
+
+        def title_has(text: str) -> str:
+            return (f"[...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+                    f".some(t => t.textContent.includes('{text}'))")
+
+        ts = []
+        for i in range(args.repeat):
+            page.get_by_role("link", name="Hyperlinks").click()
             settle(page)
             t0 = time.perf_counter()
             page.get_by_role("link", name="Joint space").click()
-            until("!!document.querySelector('.js-plotly-plot .gl-container canvas')")
-            warm("browser: first in-tab visit of Joint space", time.perf_counter() - t0)
+            until(title_has("8,189 points") + " && !!document.querySelector('.js-plotly-plot .gl-container canvas')")
+            ts.append(time.perf_counter() - t0)
+        report("go to Joint space (8,189 points, WebGL)", ts)
+        ts = []
+        for i in range(args.repeat):
+            colour = ["split", "category"][i % 2]
+            t0 = time.perf_counter()
+            page.get_by_text(colour, exact=True).first.click()
+            until(title_has(f"colour: {colour}"))
+            ts.append(time.perf_counter() - t0)
+        report("joint space: colour by split / category", ts)
 
-            print("\nbrowser (headless Chromium; from the user's action until the result is drawn and the app idle):")
-            page.get_by_role("link", name="Transcript → imagery").click()
-            settle(page)
-            box = page.get_by_role("textbox", name="Transcript")
-            images_drawn = ("(() => { const imgs = [...document.querySelectorAll("
-                            "'[data-testid=\"stMainBlockContainer\"] [data-testid=\"stImage\"] img')]; "
-                            "return imgs.length >= 8 && imgs.every(i => i.complete && i.naturalWidth > 0); })()")
-            ts = []
-            for i in range(args.repeat):
-                token = f"zq{i}x"
-                box.fill(f"pink petals with a yellow centre {token}")
-                t0 = time.perf_counter()
-                box.press("Control+Enter")
-                until(f"document.body.innerText.includes('{token}') && {images_drawn}")
-                ts.append(time.perf_counter() - t0)
-            report("type a transcript -> 8 images drawn", ts)
-
-            def title_has(text: str) -> str:
-                return (f"[...document.querySelectorAll('.js-plotly-plot .gtitle')]"
-                        f".some(t => t.textContent.includes('{text}'))")
-
-            ts = []
-            for i in range(args.repeat):
-                page.get_by_role("link", name="Hyperlinks").click()
-                settle(page)
-                t0 = time.perf_counter()
-                page.get_by_role("link", name="Joint space").click()
-                until(title_has("8,189 points") + " && !!document.querySelector('.js-plotly-plot .gl-container canvas')")
-                ts.append(time.perf_counter() - t0)
-            report("go to Joint space (8,189 points, WebGL)", ts)
-            ts = []
-            for i in range(args.repeat):
-                colour = ["split", "category"][i % 2]
-                t0 = time.perf_counter()
-                page.get_by_text(colour, exact=True).first.click()
-                until(title_has(f"colour: {colour}"))
-                ts.append(time.perf_counter() - t0)
-            report("joint space: colour by split / category", ts)
-
-            page.get_by_role("link", name="Hyperlinks").click()
-            settle(page)
-            ts = []
-            anchor_js = ("[...document.querySelectorAll('strong')].map(e => e.textContent)"
-                         ".filter(t => t.startsWith('Anchor '))[0] || ''")
-            for i in range(args.repeat):
-                before = page.evaluate(f"() => {anchor_js}")
-                t0 = time.perf_counter()
-                page.get_by_role("button", name="Random anchor").click()
-                until(f"({anchor_js}) !== '{before}' && !!document.querySelector('[data-testid=\"stDataFrame\"]')")
-                ts.append(time.perf_counter() - t0)
-            report("hyperlinks: another anchor (random)", ts)
-            browser.close()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        page.get_by_role("link", name="Hyperlinks").click()
+        settle(page)
+        ts = []
+        anchor_js = ("[...document.querySelectorAll('strong')].map(e => e.textContent)"
+                     ".filter(t => t.startsWith('Anchor '))[0] || ''")
+        for i in range(args.repeat):
+            before = page.evaluate(f"() => {anchor_js}")
+            t0 = time.perf_counter()
+            page.get_by_role("button", name="Random anchor").click()
+            until(f"({anchor_js}) !== '{before}' && !!document.querySelector('[data-testid=\"stDataFrame\"]')")
+            ts.append(time.perf_counter() - t0)
+        report("hyperlinks: another anchor (random)", ts)
+        browser.close()
 
 
 def main() -> None:

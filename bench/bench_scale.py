@@ -159,7 +159,6 @@ def main() -> None:
     result["kind"] = args.kind
 
     from explorer import api
-    from explorer.api import retrieval
 
     ref = str(ckpt)
     coll, t = timed(api.get_collection, str(folder))
@@ -260,96 +259,71 @@ def app_times(name: str, ref: str) -> dict:
 def browser_times(name: str, ref: str, repeat: int = 3) -> dict:
     """Headless Chromium against a new ``streamlit run`` process (the caches on disk, nothing in memory): seconds
     from the user's action until the result is drawn and the app idle."""
-    import signal
-    import socket
-    import urllib.request
 
     from playwright.sync_api import sync_playwright
 
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, settle
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, settle, streamlit_server, until_idle
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url, q = f"http://127.0.0.1:{port}", f"?collection={name}&model={ref}"
+    q = f"?collection={name}&model={ref}"
     out: dict = {}
-    try:
-        for _ in range(600):
+    with streamlit_server(REPO / "test-artifacts" / "bench_scale") as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(120_000)
+        page.on("console", lambda m: print("  console:", m.text[:200], file=sys.stderr, flush=True)
+                if m.type == "error" else None)
+
+        def until(js_condition: str) -> None:
             try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(120_000)
-            page.on("console", lambda m: print("  console:", m.text[:200], file=sys.stderr, flush=True)
-                    if m.type == "error" else None)
-            idle = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                until_idle(page, js_condition, timeout=300)
+            except Exception:  # what the page showed, for whoever reads the error
+                page.screenshot(path=str(REPO / "test-artifacts" / "bench_scale_timeout.png"))
+                raise
 
-            def until(js_condition: str) -> None:  # polled inside the page every 20 ms
-                try:
-                    page.wait_for_function(f"() => ({js_condition}) && {idle}", polling=20, timeout=300_000)
-                except Exception:
-                    (REPO / "test-artifacts").mkdir(exist_ok=True)
-                    page.screenshot(path=str(REPO / "test-artifacts" / "bench_scale_timeout.png"))
-                    raise
+        def density_drawn(colour: str = "") -> str:
+            return ("[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => t.textContent.includes("
+                    f"'points as a density image, colour: {colour}')) && "
+                    "!!document.querySelector('.js-plotly-plot .imagelayer image')")
 
-            def density_drawn(colour: str = "") -> str:
-                return ("[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => t.textContent.includes("
-                        f"'points as a density image, colour: {colour}')) && "
-                        "!!document.querySelector('.js-plotly-plot .imagelayer image')")
-
-            print("  browser: Joint space, a new tab", file=sys.stderr, flush=True)
-            t0 = time.perf_counter()
-            page.goto(url + "/joint_space" + q)
-            until(density_drawn())
-            out["Joint space: a new tab of a new server process (loads the collection and Plotly's JavaScript) (s)"] = \
-                time.perf_counter() - t0
-            print("  browser: go to Joint space", file=sys.stderr, flush=True)
-            ts = []
-            for _ in range(repeat):
-                page.get_by_role("link", name="Hyperlinks").click()
-                settle(page)
-                t0 = time.perf_counter()
-                page.get_by_role("link", name="Joint space").click()
-                until(density_drawn())
-                ts.append(time.perf_counter() - t0)
-            out["Joint space: go to the page (median s)"] = statistics.median(ts)
-            print("  browser: colour", file=sys.stderr, flush=True)
-            ts = []
-            for i in range(repeat):
-                colour = ["split", "category"][i % 2]
-                t0 = time.perf_counter()
-                page.get_by_text(colour, exact=True).first.click()
-                until(density_drawn(colour))
-                ts.append(time.perf_counter() - t0)
-            out["Joint space: colour by split / category (median s)"] = statistics.median(ts)
+        print("  browser: Joint space, a new tab", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        page.goto(url + "/joint_space" + q)
+        until(density_drawn())
+        out["Joint space: a new tab of a new server process (loads the collection and Plotly's JavaScript) (s)"] = \
+            time.perf_counter() - t0
+        print("  browser: go to Joint space", file=sys.stderr, flush=True)
+        ts = []
+        for _ in range(repeat):
             page.get_by_role("link", name="Hyperlinks").click()
             settle(page)
-            print("  browser: Hyperlinks, random anchor", file=sys.stderr, flush=True)
-            anchor_js = ("[...document.querySelectorAll('strong')].map(e => e.textContent)"
-                         ".filter(t => t.startsWith('Anchor '))[0] || ''")
-            ts = []
-            for _ in range(repeat):
-                before = page.evaluate(f"() => {anchor_js}")
-                t0 = time.perf_counter()
-                page.get_by_role("button", name="Random anchor").click()
-                until(f"({anchor_js}) !== '{before}' && !!document.querySelector('[data-testid=\"stDataFrame\"]')")
-                ts.append(time.perf_counter() - t0)
-            out["Hyperlinks: random anchor (median s)"] = statistics.median(ts)
-            browser.close()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            t0 = time.perf_counter()
+            page.get_by_role("link", name="Joint space").click()
+            until(density_drawn())
+            ts.append(time.perf_counter() - t0)
+        out["Joint space: go to the page (median s)"] = statistics.median(ts)
+        print("  browser: colour", file=sys.stderr, flush=True)
+        ts = []
+        for i in range(repeat):
+            colour = ["split", "category"][i % 2]
+            t0 = time.perf_counter()
+            page.get_by_text(colour, exact=True).first.click()
+            until(density_drawn(colour))
+            ts.append(time.perf_counter() - t0)
+        out["Joint space: colour by split / category (median s)"] = statistics.median(ts)
+        page.get_by_role("link", name="Hyperlinks").click()
+        settle(page)
+        print("  browser: Hyperlinks, random anchor", file=sys.stderr, flush=True)
+        anchor_js = ("[...document.querySelectorAll('strong')].map(e => e.textContent)"
+                     ".filter(t => t.startsWith('Anchor '))[0] || ''")
+        ts = []
+        for _ in range(repeat):
+            before = page.evaluate(f"() => {anchor_js}")
+            t0 = time.perf_counter()
+            page.get_by_role("button", name="Random anchor").click()
+            until(f"({anchor_js}) !== '{before}' && !!document.querySelector('[data-testid=\"stDataFrame\"]')")
+            ts.append(time.perf_counter() - t0)
+        out["Hyperlinks: random anchor (median s)"] = statistics.median(ts)
+        browser.close()
     return out
 
 

@@ -43,11 +43,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _streamlit(tmp_path):
-    """``streamlit run app.py`` on a free port with the current environment; yields its URL."""
+def streamlit_server(log_dir: Path, env: dict | None = None):
+    """``streamlit run app.py`` on a free port, in the current environment updated by ``env``; yields its URL once
+    it answers, and stops it afterwards (its output goes to ``log_dir/streamlit.log``). The benches use it too."""
     port = _free_port()
-    log = open(tmp_path / "streamlit.log", "wb")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    log = open(Path(log_dir) / "streamlit.log", "wb")
+    env = {**os.environ, **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -63,7 +65,7 @@ def _streamlit(tmp_path):
             except OSError:
                 pass
             if proc.poll() is not None or time.time() > deadline:
-                raise AssertionError(f"streamlit did not start:\n{(tmp_path / 'streamlit.log').read_text()[-3000:]}")
+                raise AssertionError(f"streamlit did not start:\n{(Path(log_dir) / 'streamlit.log').read_text()[-3000:]}")
             time.sleep(0.3)
         yield url
     finally:
@@ -88,7 +90,7 @@ def _need_browser() -> None:
 @pytest.fixture
 def server(app_env, tmp_path):
     _need_browser()
-    with _streamlit(tmp_path) as url:
+    with streamlit_server(tmp_path, {"OMP_NUM_THREADS": "1"}) as url:
         yield url
 
 
@@ -105,7 +107,7 @@ def evil_server(app_env, tmp_path, monkeypatch):
     shutil.copytree(app_env["data"] / "tiny", data / "tiny")
     (data / "tiny" / "rose_009.txt").write_text("red layered petals\n" + EVIL + "\n")
     monkeypatch.setenv("EXPLORER_DATA", str(data))
-    with _streamlit(tmp_path) as url:
+    with streamlit_server(tmp_path, {"OMP_NUM_THREADS": "1"}) as url:
         yield url
 
 
@@ -122,6 +124,13 @@ def _chromium_page(height: int):
             yield page
         finally:
             browser.close()
+
+
+def until_idle(page, js_condition: str, timeout: float = 600) -> None:
+    """Wait, polling inside the page every 20 ms, until ``js_condition`` holds and the app has stopped running:
+    how the benches time an interaction from the user's action to its result drawn."""
+    idle = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    page.wait_for_function(f"() => ({js_condition}) && {idle}", polling=20, timeout=timeout * 1000)
 
 
 def settle(page, timeout: float = TIMEOUT) -> None:
@@ -318,7 +327,7 @@ def video_server(app_env, tmp_path, monkeypatch):
     collections = tmp_path / "collections"
     monkeypatch.setenv("EXPLORER_COLLECTIONS", str(collections))
     ingest(src, collections / "progs", IngestParams(segment_seconds=10, min_seconds=5, max_seconds=30), progress=False)
-    with _streamlit(tmp_path) as url:
+    with streamlit_server(tmp_path, {"OMP_NUM_THREADS": "1"}) as url:
         yield url
 
 
@@ -371,7 +380,7 @@ def shared_server(app_env, shared_data, tmp_path, monkeypatch):
     monkeypatch.delenv("EXPLORER_SHIPPED", raising=False)  # the repository's shipped checkpoints
     monkeypatch.setenv("EXPLORER_CHECKPOINTS", str(tmp_path / "no-extra"))
     monkeypatch.setenv("EXPLORER_COLLECTIONS", str(tmp_path / "no-ingested"))
-    with _streamlit(tmp_path) as url:
+    with streamlit_server(tmp_path, {"OMP_NUM_THREADS": "1"}) as url:
         yield url
 
 
