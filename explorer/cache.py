@@ -87,3 +87,22 @@ def cached_arrays(
     arrays = compute()
     save_arrays(namespace, key, arrays)
     return arrays
+
+
+def cached_json(namespace: str, key: dict, compute: Callable[[], object]):
+    """A small JSON-able value for ``key``, computed once and kept as ``CACHE/namespace/<digest>.json`` beside
+    its key (a stale or unreadable entry is recomputed); an unwritable cache only costs the computing."""
+    key = json.loads(json.dumps(key, sort_keys=True, default=str))
+    path = cache_dir() / namespace / f"{key_digest(key)}.json"
+    try:
+        stored = json.loads(path.read_text())
+        if isinstance(stored, dict) and stored.get("key") == key and "value" in stored:
+            return stored["value"]
+    except (OSError, ValueError):
+        pass
+    value = compute()
+    try:
+        atomic_write_text(path, json.dumps({"key": key, "value": value}))
+    except OSError:
+        pass
+    return value

@@ -224,6 +224,29 @@ def test_a_checkpoint_whose_weights_do_not_fit_is_listed_unusable(app_env):
     assert {e["id"]: e for e in api.list_checkpoints()}["extra/gan_cls-tiny.pt"]["supported"]
 
 
+def test_checkpoint_verdicts_are_cached_on_disk(app_env, monkeypatch):
+    """A new process lists checkpoints without building every model again: the "fits" verdict is kept on disk
+    per file (path, mtime, size) and model code, and recomputed when the file changes."""
+    from explorer import checkpoint as ckpt_io
+    from explorer.api import checkpoints
+    from explorer.paths import runs_dir
+
+    ckpt = ckpt_io.load(app_env["ckpt"])
+    ckpt["config"]["embed_channels"] = 128
+    path = runs_dir() / "gan_cls-tiny-verdict" / "best.pt"
+    ckpt_io.save(ckpt, path)
+    first = {e["id"]: e for e in api.list_checkpoints()}
+    checkpoints._summary.memo.clear()  # as in a new process
+    with monkeypatch.context() as m:
+        m.setattr(ckpt_io, "check_fits", lambda p: pytest.fail(f"checked {p} again"))
+        again = {e["id"]: e for e in api.list_checkpoints()}
+    assert again["runs/gan_cls-tiny-verdict/best.pt"]["problem"] == first["runs/gan_cls-tiny-verdict/best.pt"]["problem"]
+    assert again["extra/gan_cls-tiny.pt"]["supported"]
+    ckpt_io.save(ckpt_io.load(app_env["ckpt"]), path)  # the file now fits: a new verdict
+    checkpoints._summary.memo.clear()
+    assert {e["id"]: e for e in api.list_checkpoints()}["runs/gan_cls-tiny-verdict/best.pt"]["supported"]
+
+
 def test_collection_warnings_say_when_numbers_mean_nothing(tmp_path):
     from explorer import api
     from tests.conftest import make_folder_collection

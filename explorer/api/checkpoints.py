@@ -3,6 +3,7 @@ folders, model cards, and loading a model for inference (memoised per file stamp
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .. import checkpoint as ckpt_io
+from ..cache import cached_json
 from ..checkpoint import CheckpointError
 from ..data.collection import CollectionError
 from ..evaluate import LoadedModel
@@ -61,11 +63,26 @@ def _summary(path: str, mtime: float, size: int) -> dict:
         return {"problem": f"{Path(path).name} is not a readable checkpoint ({type(e).__name__}: {e})"}
     if meta.get("kind") not in MODELS:
         meta["problem"] = f"unknown model kind {meta.get('kind')!r} (this explorer knows: {', '.join(MODELS)})"
-    else:
-        fits = ckpt_io.check_fits(path)  # e.g. a checkpoint of an older model layout: listed, marked unusable
+    else:  # e.g. a checkpoint of an older model layout: listed, marked unusable
+        fits = cached_json("fits", {"path": path, "mtime": mtime, "size": size, "code": _model_code_digest()},
+                           lambda: ckpt_io.check_fits(path))
         if fits:
             meta["problem"] = fits
     return meta
+
+
+@functools.cache
+def _model_code_digest() -> str:
+    """Digest of the code that decides whether a checkpoint's weights fit its model (``explorer/models``,
+    ``explorer/checkpoint.py``): the "fits" verdicts cached on disk (building every model to check its weights
+    took 2 s of a new app process's first page) are redone when that code changes."""
+    import hashlib
+
+    root = Path(ckpt_io.__file__).parent
+    h = hashlib.sha256()
+    for source in [root / "checkpoint.py", *sorted((root / "models").glob("*.py"))]:
+        h.update(source.name.encode() + source.read_bytes())
+    return h.hexdigest()[:16]
 
 
 @memo(256)

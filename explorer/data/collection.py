@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import re
 import struct
 import zipfile
@@ -239,25 +238,12 @@ class Collection:
 
 def _cached_digest(coll: Collection) -> str:
     """``coll.fingerprint()``, kept in the cache folder under a key of its source files' paths, sizes and
-    mtimes (nanoseconds): a file rewritten in place gets a new key. An unwritable cache only costs the hashing."""
-    from ..cache import atomic_write_text, key_digest
-    from ..paths import cache_dir
+    mtimes (nanoseconds): a file rewritten in place gets a new key."""
+    from ..cache import cached_json
 
     key = {"layout": coll.layout, "files": [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns]
                                             for p in coll.source_files]}
-    path = cache_dir() / "digests" / f"{key_digest(key)}.json"
-    try:
-        stored = json.loads(path.read_text())
-        if stored.get("key") == key and isinstance(stored.get("digest"), str):
-            return stored["digest"]
-    except (OSError, ValueError, AttributeError):
-        pass
-    digest = coll.fingerprint()
-    try:
-        atomic_write_text(path, json.dumps({"key": key, "digest": digest}))
-    except OSError:
-        pass
-    return digest
+    return cached_json("digests", key, coll.fingerprint)
 
 
 # --------------------------------------------------------------------------------------------- helpers
