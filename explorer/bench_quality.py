@@ -291,7 +291,7 @@ def evaluate_model(name: str, kind: str, coll, collection_arg: str, seeds: list[
     from .evaluate import embeddings, split_indices
     from .models import MODELS
 
-    cats = [coll.segments[i].category for i in split_indices(coll, "test")]
+    cats = coll.column("category", split_indices(coll, "test"))
     entry: dict = {"kind": kind, "status": "ok", "per_seed": {}, "run_dirs": {}, "actions": {}}
     if eval_overrides:
         entry["eval_overrides"] = dict(eval_overrides)
@@ -612,7 +612,7 @@ def _random_baseline(coll, dim: int = 10, seed: int = 0) -> dict:
     """Crossmodal MAP of random (Gaussian) embeddings: the chance level of the protocol."""
     from .evaluate import split_indices
 
-    cats = [coll.segments[i].category for i in split_indices(coll, "test")]
+    cats = coll.column("category", split_indices(coll, "test"))
     rng = np.random.default_rng(seed)
     n = len(cats)
     cm = crossmodal_map(rng.standard_normal((n, dim)), rng.standard_normal((n, dim)), cats, ap_11pt=True)

@@ -130,8 +130,7 @@ def evaluate(model: str, collection: str | Collection, split: str = "val", visua
     """The metrics JSON: model, collection, split, n_queries, hyperlinking{...}, crossmodal{...}."""
     coll = collection if isinstance(collection, Collection) else load_collection(collection)
     emb = embeddings(model, coll, split, visual=visual, device=device, progress=progress)
-    every = coll.categories
-    cats = [every[i] for i in split_indices(coll, split)]
+    cats = coll.column("category", split_indices(coll, split))
     hl = hyperlinking_eval(emb["joint"], cats, k=k)
     name = model if is_checkpoint_spec(model) else (f"visual-only ({visual if not coll.features else 'builtin'})" if model == "visual-only" else model)
     result = {

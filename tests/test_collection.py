@@ -176,6 +176,7 @@ def test_segment_table_behaves_like_the_list_of_segments(tmp_path):
     built = [Segment(*(table.columns[f][i] for f in table.columns)) for i in range(len(table))]
     assert list(table) == built and table[-1] == built[-1] and table[3:7] == built[3:7]
     assert coll.ids == [s.id for s in built] and coll.column("split") == [s.split for s in built]
+    assert coll.column("category", [7, 2]) == [built[7].category, built[2].category]
     assert coll.index_of("s12") == 12 and coll.id_index["s39"] == 39
     val = coll.subset("val")
     assert isinstance(val.segments, SegmentTable) and list(val.segments) == [s for s in built if s.split == "val"]

@@ -201,9 +201,9 @@ def fits_collection(entry: dict, collection) -> bool:
         return True
     coll = _coll(collection)
     if coll.features:
+        dims = coll.feature_dims()
         return (spec.get("image_input") == "features:builtin" and spec.get("text_input") == "builtin"
-                and spec.get("image_dim") == coll.feature_dims().get("image")
-                and spec.get("text_dim") == coll.feature_dims().get("text"))
+                and spec.get("image_dim") == dims.get("image") and spec.get("text_dim") == dims.get("text"))
     return spec.get("text_input") == "word2vec" and (spec.get("image_input") != "features:builtin") and coll.has_images
 
 

@@ -182,9 +182,9 @@ def segments_table(collection, indices=None) -> dict[str, list]:
     category, split, snippet (+ video, when the collection has times)."""
     coll = _coll(collection)
     rows = range(len(coll)) if indices is None else [int(i) for i in indices]
-    pick = (lambda column: column) if indices is None else (lambda column: [column[i] for i in rows])
-    table = {"index": list(rows), "id": pick(coll.ids), "category": [c or "(none)" for c in pick(coll.categories)],
-             "split": pick(coll.column("split")), "snippet": [snippet(t) for t in pick(coll.texts)]}
+    table = {"index": list(rows), "id": coll.column("id", indices),
+             "category": [c or "(none)" for c in coll.column("category", indices)],
+             "split": coll.column("split", indices), "snippet": [snippet(t) for t in coll.column("text", indices)]}
     if coll.has_times:
         table["video"] = [video_span(coll.segments[i]) or "" for i in rows]
     return table

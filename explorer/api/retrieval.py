@@ -78,8 +78,7 @@ def _split_labels(coll: Collection, split: str) -> tuple[np.ndarray, np.ndarray,
 
     def compute():
         idx = split_indices(coll, split)
-        every = coll.categories
-        cats = [every[i] for i in idx]
+        cats = coll.column("category", idx)
         names = {c: j for j, c in enumerate(dict.fromkeys(c for c in cats if c is not None))}
         codes = np.fromiter((names.get(c, -1) if c is not None else -1 for c in cats), dtype=np.int64, count=len(idx))
         return idx, codes, np.bincount(codes[codes >= 0], minlength=len(names))
@@ -188,8 +187,7 @@ def hyperlink_index(ref, collection, split: str, k: int = 10, top: int = HYPERLI
 
     def compute() -> dict[str, np.ndarray]:
         emb = embeddings(ref, _coll_name(collection))["joint"][idx]
-        every = coll.categories
-        cats = [every[i] for i in idx]
+        cats = coll.column("category", idx)
         res = hyperlinking_eval(emb, cats, k=k)
         n = len(idx)
 

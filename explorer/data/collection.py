@@ -119,13 +119,16 @@ class Collection:
     def has_images(self) -> bool:
         return not self.features and all(p is not None for p in self.column("image_path"))
 
-    def column(self, name: str) -> list:
-        """One ``Segment`` field (``"id"``, ``"split"``, ``"category"``...) of every segment, in order: a new list."""
+    def column(self, name: str, at=None) -> list:
+        """One ``Segment`` field (``"id"``, ``"split"``, ``"category"``...) of every segment in order, or of the
+        segments at positions ``at``: a new list."""
         if name not in SEGMENT_FIELDS:
             raise KeyError(f"no segment field {name!r} (fields: {', '.join(SEGMENT_FIELDS)})")
         if isinstance(self.segments, SegmentTable):
-            return list(self.segments.columns[name])
-        return [getattr(s, name) for s in self.segments]
+            values = self.segments.columns[name]
+            return list(values) if at is None else [values[int(i)] for i in at]
+        segments = self.segments if at is None else (self.segments[int(i)] for i in at)
+        return [getattr(s, name) for s in segments]
 
     @property
     def ids(self) -> list[str]:
@@ -241,8 +244,8 @@ def _cached_digest(coll: Collection) -> str:
     mtimes (nanoseconds): a file rewritten in place gets a new key."""
     from ..cache import cached_json
 
-    key = {"layout": coll.layout, "files": [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns]
-                                            for p in coll.source_files]}
+    stats = [(p, p.stat()) for p in coll.source_files]
+    key = {"layout": coll.layout, "files": [[str(p.resolve()), st.st_size, st.st_mtime_ns] for p, st in stats]}
     return cached_json("digests", key, coll.fingerprint)
 
 
