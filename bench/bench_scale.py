@@ -220,6 +220,38 @@ def main() -> None:
     print(render(result))
 
 
+def zoom_views(name: str, ref: str, aspect: float = 920 / 600) -> tuple[dict, dict, int]:
+    """(wide, close, number of joint points): two views a user zooms through on the Joint space at scale, both
+    around the densest part of the joint projection (moved inside the whole view, where a drag can reach) and
+    shaped as the plot (``aspect`` = its width / height in pixels, the axes share a scale): the close one holds
+    at most 75% of ``POINTS_IN_VIEW`` points (drawn one by one), the wide one is three times its size (still a
+    density image)."""
+    from explorer import api
+    from explorer.projection import POINTS_IN_VIEW, in_box, padded_extent
+
+    checkpoint = str(Path(os.environ["EXPLORER_CHECKPOINTS"]) / ref.split("/", 1)[1])  # ref: the app's "extra/<file>"
+    pts = api.joint_points(checkpoint, api.get_collection(str(Path(os.environ["EXPLORER_COLLECTIONS"]) / name)))
+    joint = pts["modality"] == "joint"
+    x, y = pts["x"][joint], pts["y"][joint]
+    count, xe, ye = np.histogram2d(x, y, bins=100)
+    i, j = np.unravel_index(np.argmax(count), count.shape)
+    cx, cy = float(xe[i] + xe[i + 1]) / 2, float(ye[j] + ye[j + 1]) / 2
+    x0, x1, y0, y1 = padded_extent(x, y)  # what the chart shows first: boxes are kept inside it, to be dragged
+
+    def view(h: float) -> dict:  # a box of half-width h around the dense cell, moved inside the whole view
+        h = min(h, (x1 - x0) / 2, (y1 - y0) * aspect / 2)
+        vx, vy = min(max(cx, x0 + h), x1 - h), min(max(cy, y0 + h / aspect), y1 - h / aspect)
+        return {"x": [vx - h, vx + h], "y": [vy - h / aspect, vy + h / aspect]}
+
+    def inside(v: dict) -> int:
+        return int(np.count_nonzero(in_box(x, y, tuple(v["x"]), tuple(v["y"]))))
+
+    half = float(x1 - x0) / 2
+    while inside(view(half)) > 0.75 * POINTS_IN_VIEW:
+        half *= 0.9
+    return view(3 * half), view(half), len(x)
+
+
 def app_times(name: str, ref: str) -> dict:
     """AppTest server-side times of the two pages that must stay interactive at scale (``ref``: the checkpoint's
     id in the app's picker). In a new process the first step loads the collection."""
@@ -240,6 +272,17 @@ def app_times(name: str, ref: str) -> dict:
     clock("app start + Overview (loads the collection in a new process) (s)", lambda: at)
     clock("Joint space: first open, projection cached on disk (s)", lambda: at.switch_page("pages/4_joint_space.py"))
     clock("Joint space: colour by split (s)", lambda: at.radio(key="keep_js_color_dense").set_value("split"))
+    (chart,) = at.get("component_instance")  # the zoomable chart (pages/_zoom_plot): its report, as a browser sends it
+    wide, close, _ = zoom_views(name, ref)
+
+    def zoom(view: dict):
+        at.session_state[chart.key] = {"view": view, "selection": None, "clicked": None, "seq": 1}
+        return at
+
+    clock("Joint space: zoom in, the view's density image (s)", lambda: zoom(wide))
+    clock("Joint space: zoom in further, the view's points one by one (s)", lambda: zoom(close))
+    assert "each drawn" in json.loads(json.loads(at.get("component_instance")[0].proto.json_args)["figure"])["layout"]["title"]["text"]
+    clock("Joint space: back to the whole projection (s)", lambda: zoom(None))
     clock("Joint space: open again (s)", lambda: at.switch_page("pages/4_joint_space.py"))
     clock("Hyperlinks: first open (s)", lambda: at.switch_page("pages/5_hyperlinks.py"))
     times = []
@@ -266,9 +309,10 @@ def browser_times(name: str, ref: str, repeat: int = 3) -> dict:
 
     q = f"?collection={name}&model={ref}"
     out: dict = {}
+    wide, close, n_points = zoom_views(name, ref)  # the views to zoom through; every joint point
     with streamlit_server(REPO / "test-artifacts" / "bench_scale") as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})  # the whole chart in view, to zoom
         page.set_default_timeout(120_000)
         page.on("console", lambda m: print("  console:", m.text[:200], file=sys.stderr, flush=True)
                 if m.type == "error" else None)
@@ -280,10 +324,34 @@ def browser_times(name: str, ref: str, repeat: int = 3) -> dict:
                 page.screenshot(path=str(REPO / "test-artifacts" / "bench_scale_timeout.png"))
                 raise
 
+        chart_js = "document.querySelector('iframe[title*=\"zoom_plot\"]')?.contentDocument"  # the chart's iframe
+
+        def drawn(title: str, image: bool, whole: bool | None = None) -> str:
+            """The chart's title holds ``title``, the density image is there or not (``image``) and, unless
+            ``whole`` is None, the view is (or is not) the whole projection: its title starts with every point."""
+            everything = f"t.textContent.startsWith('{n_points:,} points in view')"
+            return (f"(() => {{ const d = {chart_js}; const t = d?.querySelector('.gtitle'); return !!t && "
+                    f"t.textContent.includes('{title}') && {'!!' if image else '!'}d.querySelector('svg image')"
+                    + ("" if whole is None else f" && {'' if whole else '!'}{everything}") + "; })()")
+
         def density_drawn(colour: str = "") -> str:
-            return ("[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => t.textContent.includes("
-                    f"'points as a density image, colour: {colour}')) && "
-                    "!!document.querySelector('.js-plotly-plot .imagelayer image')")
+            return drawn(f"colour: {colour}" if colour else "as a density image", image=True)
+
+        def zoom_to(view: dict) -> None:  # drag the zoom box (the chart's default drag mode) over ``view``
+            frame = next(f for f in page.frames if "zoom_plot" in f.url)
+            # the ranges drawn: the axes share a scale, so Plotly widens one of the figure's ranges
+            xr, yr = frame.evaluate("() => { const l = document.getElementById('chart')._fullLayout; "
+                                    "return [l.xaxis.range, l.yaxis.range]; }")
+            box = page.frame_locator('iframe[title*="zoom_plot"]').locator(".nsewdrag").first.bounding_box()
+
+            def px(x: float, y: float) -> tuple[float, float]:
+                return (box["x"] + (x - xr[0]) / (xr[1] - xr[0]) * box["width"],
+                        box["y"] + (yr[1] - y) / (yr[1] - yr[0]) * box["height"])
+
+            page.mouse.move(*px(view["x"][0], view["y"][1]))
+            page.mouse.down()
+            page.mouse.move(*px(view["x"][1], view["y"][0]), steps=8)
+            page.mouse.up()
 
         print("  browser: Joint space, a new tab", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
@@ -310,6 +378,25 @@ def browser_times(name: str, ref: str, repeat: int = 3) -> dict:
             until(density_drawn(colour))
             ts.append(time.perf_counter() - t0)
         out["Joint space: colour by split / category (median s)"] = statistics.median(ts)
+        print("  browser: zoom", file=sys.stderr, flush=True)
+        ts_wide, ts_close, ts_back = [], [], []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            zoom_to(wide)
+            until(drawn("points in view as a density image", image=True, whole=False))
+            ts_wide.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            zoom_to(close)
+            until(drawn("points in view, each drawn", image=False))
+            ts_close.append(time.perf_counter() - t0)
+            frame_box = page.frame_locator('iframe[title*="zoom_plot"]').locator(".nsewdrag").first.bounding_box()
+            t0 = time.perf_counter()
+            page.mouse.dblclick(frame_box["x"] + frame_box["width"] / 2, frame_box["y"] + frame_box["height"] / 2)
+            until(drawn("points in view as a density image", image=True, whole=True))
+            ts_back.append(time.perf_counter() - t0)
+        out["Joint space: zoom in, the view's density image (median s)"] = statistics.median(ts_wide)
+        out["Joint space: zoom in further, the view's points one by one (median s)"] = statistics.median(ts_close)
+        out["Joint space: double-click, the whole projection again (median s)"] = statistics.median(ts_back)
         page.get_by_role("link", name="Hyperlinks").click()
         settle(page)
         print("  browser: Hyperlinks, random anchor", file=sys.stderr, flush=True)

@@ -12,8 +12,10 @@ go through UMAP's fit.
 
 For views of many points (the app draws a density image above ``DENSITY_ABOVE`` points): ``density_rgba``
 aggregates points into a coloured image (the mean colour of a pixel's points, opacity by log count, as
-datashader's categorical shading), and ``in_polygon`` / ``in_box`` select points server side from a lasso
-or box, so a selection never travels as a list of a million points.
+datashader's categorical shading); ``rows_in_view`` decides what a zoomed view draws point by point (every
+point once at most ``POINTS_IN_VIEW`` are inside it, else a sample to hover over the view's image); and
+``in_polygon`` / ``in_box`` select points server side from a lasso or box, so a selection never travels as
+a list of a million points.
 
 ``cached_projection(key, compute_embeddings)`` stores the result with ``explorer.cache.cached_arrays``
 under a key naming the checkpoint (path, mtime, size), the collection fingerprint and the parameters,
@@ -34,6 +36,7 @@ MIN_UMAP_POINTS = 16
 UMAP_FIT_MAX = 20_000  # UMAP (and PCA) fitted on at most this many points; the rest placed with transform
 TRANSFORM_BATCH = 20_000
 DENSITY_ABOVE = 50_000  # the app draws a density image (and a sample of points) above this many points
+POINTS_IN_VIEW = 20_000  # ... until the user zooms to a view holding at most this many: those are drawn as points
 DEFAULT_PARAMS = {"method": "umap", "n_neighbors": 15, "min_dist": 0.1, "pca_dim": 50, "seed": 0}
 
 
@@ -165,20 +168,63 @@ def density_rgba(x: np.ndarray, y: np.ndarray, rgb: np.ndarray, extent: tuple[fl
     """Points aggregated into an image: (H, W, 4) uint8, row 0 at the top (largest y).
 
     ``x``, ``y``: (n,) coordinates; ``rgb``: (n, 3) each point's colour in [0, 255]; ``extent``: (x0, x1, y0,
-    y1) drawn; ``size``: (W, H) pixels. A pixel's colour is the mean colour of its points, its opacity grows
-    with log(1 + count) (0 where empty, 255 at the densest pixel)."""
+    y1) drawn, points outside it are left out; ``size``: (W, H) pixels, each covering an equal part of the
+    extent (a point on the right or top border falls in the last pixel). A pixel's colour is the mean colour
+    of its points, its opacity grows with log(1 + count) (0 where empty, 255 at the densest pixel)."""
     w, h = size
     x0, x1, y0, y1 = extent
-    bins, rng = (w, h), [[x0, x1], [y0, y1]]
-    count, _, _ = np.histogram2d(x, y, bins=bins, range=rng)  # (W, H)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    inside = in_box(x, y, (x0, x1), (y0, y1))
+    # one flat pixel index per point, row 0 at the top: np.bincount over it is ~5x faster than histogram2d
+    col = np.minimum(((x[inside] - x0) * (w / (x1 - x0))).astype(np.int64), w - 1)
+    row = np.minimum(((y[inside] - y0) * (h / (y1 - y0))).astype(np.int64), h - 1)
+    pixel = (h - 1 - row) * w + col
+    count = np.bincount(pixel, minlength=w * h).reshape(h, w)
     out = np.zeros((h, w, 4), dtype=np.uint8)
+    colours = np.asarray(rgb, dtype=np.float64)[inside]
     with np.errstate(invalid="ignore", divide="ignore"):
         for c in range(3):
-            total, _, _ = np.histogram2d(x, y, bins=bins, range=rng, weights=rgb[:, c])
-            out[..., c] = np.nan_to_num(total / count).T[::-1]
+            total = np.bincount(pixel, weights=colours[:, c], minlength=w * h).reshape(h, w)
+            out[..., c] = np.nan_to_num(total / count)
     alpha = np.log1p(count)
-    out[..., 3] = (np.where(count > 0, 60 + 195 * alpha / max(alpha.max(), 1e-9), 0)).T[::-1]
+    out[..., 3] = np.where(count > 0, 60 + 195 * alpha / max(float(alpha.max()), 1e-9), 0)
     return out
+
+
+def padded_extent(x: np.ndarray, y: np.ndarray, pad: float = 0.02) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1): the points' bounding box widened by ``pad`` of its size on each side (1 for a flat side)."""
+    if len(x) == 0:
+        return (-1.0, 1.0, -1.0, 1.0)
+    px, py = pad * (float(np.ptp(x)) or 1.0), pad * (float(np.ptp(y)) or 1.0)
+    return (float(np.min(x)) - px, float(np.max(x)) + px, float(np.min(y)) - py, float(np.max(y)) + py)
+
+
+def checked_view(view) -> tuple[float, float, float, float] | None:
+    """A view the browser reported, ``{"x": [x0, x1], "y": [y0, y1]}`` (either order), as (x0, x1, y0, y1)
+    with x0 < x1 and y0 < y1; None for None (the whole projection). Anything else: ValueError naming it."""
+    if view is None:
+        return None
+    try:
+        xs, ys = [float(v) for v in view["x"]], [float(v) for v in view["y"]]
+    except (TypeError, KeyError, ValueError) as e:
+        raise ValueError(f"view must be {{'x': [x0, x1], 'y': [y0, y1]}}, got {str(view)[:80]!r}") from e
+    if len(xs) != 2 or len(ys) != 2 or not np.all(np.isfinite(xs + ys)) or xs[0] == xs[1] or ys[0] == ys[1]:
+        raise ValueError(f"view must span two distinct finite values on each axis, got {str(view)[:80]!r}")
+    return (min(xs), max(xs), min(ys), max(ys))
+
+
+def rows_in_view(x: np.ndarray, y: np.ndarray, extent: tuple[float, float, float, float], max_points: int,
+                 sample: int, seed: int = 0) -> tuple[np.ndarray, int, bool]:
+    """What a view of the points draws one by one: ``(rows, n_in_view, as_points)``.
+
+    ``rows``: positions (into x, y, increasing) of the points inside ``extent`` when there are at most
+    ``max_points`` of them (``as_points``: the view draws every point); otherwise a seeded sample of
+    ``sample`` of them, to hover over a density image of the view."""
+    inside = np.flatnonzero(in_box(x, y, extent[:2], extent[2:]))
+    if len(inside) <= max_points:
+        return inside, len(inside), True
+    pick = np.random.default_rng(seed).choice(len(inside), size=min(sample, len(inside)), replace=False)
+    return inside[np.sort(pick)], len(inside), False
 
 
 def in_box(x: np.ndarray, y: np.ndarray, xs: tuple[float, float], ys: tuple[float, float]) -> np.ndarray:

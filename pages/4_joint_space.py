@@ -1,13 +1,17 @@
-"""Joint space: a UMAP of the model's embeddings of every segment (WebGL), with lasso / box selection."""
+"""Joint space: a UMAP of the model's embeddings of every segment (WebGL), with lasso / box selection; above
+``DENSITY_ABOVE`` points (or on request) a density image that draws the points once the user zooms in."""
+
+import hashlib
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import api
-from explorer.projection import DENSITY_ABOVE
+from explorer import api, projection
+from explorer.projection import DENSITY_ABOVE, POINTS_IN_VIEW
 from pages import _shared as ui
+from pages._zoom_plot import zoom_plot
 
 ui.frame("joint_space")
 
@@ -17,7 +21,7 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#e7ba52", "#b5cf6b", "#d6616b"]
 MAX_LEGEND = 30  # more groups than this: one trace, colours cycled, no legend
 HOVER_SAMPLE = 5_000  # points drawn (for hover) over the density image of a large collection
-DRAW_SELECTED_MAX = 20_000  # a selection of up to this many points can be drawn point by point
+DRAW_POINTS_MAX = 50_000  # the most points a view may be asked to draw one by one
 
 
 def show_selection(selected: list[str]) -> None:
@@ -35,56 +39,65 @@ def show_selection(selected: list[str]) -> None:
                        file_name=f"selection-{coll}.csv", mime="text/csv")
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def density_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, shown: tuple) -> go.Figure:
-    """Every shown point aggregated into one coloured image (``projection.density_rgba``), plus a seeded sample
-    of HOVER_SAMPLE points to hover and to drag a lasso over; built once per view."""
+@st.cache_resource(show_spinner=False, max_entries=12)
+def view_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, shown: tuple, view: tuple | None,
+                max_points: int) -> str:
+    """One view of a large projection (``api.joint_view``) as Plotly figure JSON: its points one by one
+    (coloured, to hover and click) when at most ``max_points`` are inside it, else a density image of the view with
+    a seeded sample of HOVER_SAMPLE of its points to hover. Built once per view; ``layout.meta.whole`` is where
+    "reset axes" goes. A plain dict, encoded without plotly's validation: validating 20,000 per-point colours and
+    hover rows took 0.6 s of a zoom."""
     import base64
     import io
 
+    import plotly.io as pio
     from PIL import Image
-
-    from explorer.projection import density_rgba
 
     pts = ui.joint_points(ckpt_stamp[0], coll)
     names, codes = ui.point_groups(ckpt_stamp[0], coll, color)
-    keep = np.flatnonzero(np.isin(pts["modality"], list(shown)))
-    x, y = pts["x"][keep], pts["y"][keep]
-    pad_x, pad_y = 0.02 * float(np.ptp(x) or 1.0), 0.02 * float(np.ptp(y) or 1.0)
-    extent = (float(x.min()) - pad_x, float(x.max()) + pad_x, float(y.min()) - pad_y, float(y.max()) + pad_y)
-    rgb_of = np.array([[int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)] for c in PALETTE], dtype=np.float64)
-    image = density_rgba(x, y, rgb_of[codes[keep] % len(PALETTE)], extent, size=(800, 640))
-    buf = io.BytesIO()
-    Image.fromarray(image, "RGBA").save(buf, format="PNG")
-    fig = go.Figure()
-    fig.add_layout_image(source="data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), xref="x", yref="y",
-                         x=extent[0], y=extent[3], sizex=extent[1] - extent[0], sizey=extent[3] - extent[2],
-                         sizing="stretch", layer="below")
-    rng = np.random.default_rng(0)
-    sample = np.sort(rng.choice(len(keep), size=min(HOVER_SAMPLE, len(keep)), replace=False))
-    table = api.segments_table(ui.collection(coll), pts["segment"][keep[sample]])  # the sample's rows only
-    custom = np.array([table[c] for c in ("id", "category", "split", "snippet")], dtype=object).T
-    fig.add_trace(go.Scattergl(x=x[sample], y=y[sample], mode="markers", name="sample", customdata=custom,
-                               hovertemplate="<b>%{customdata[0]}</b> · %{customdata[1]} · %{customdata[2]}"
-                                             "<br>%{customdata[3]}<extra></extra>",
-                               marker={"size": 3, "color": "rgba(40,40,40,0.25)"}, showlegend=False))
-    fig.update_layout(height=640, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="lasso",
-                      xaxis={"visible": False, "range": list(extent[:2])},
-                      yaxis={"visible": False, "range": list(extent[2:]), "scaleanchor": "x"},
-                      title={"text": f"{len(keep):,} points as a density image, colour: {color} ({len(names)} groups); "
-                                     f"{len(sample):,} sampled points to hover", "font": {"size": 13}})
-    return fig
+    v = api.joint_view(ckpt_stamp[0], ui.collection(coll), shown, codes, PALETTE,
+                       None if view is None else {"x": view[:2], "y": view[2:]}, max_points=max_points,
+                       hover_sample=HOVER_SAMPLE)
+    x0, x1, y0, y1 = v["extent"]
+    images = []
+    if v["image"] is not None:
+        buf = io.BytesIO()
+        Image.fromarray(v["image"], "RGBA").save(buf, format="PNG")
+        images.append({"source": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), "xref": "x",
+                       "yref": "y", "x": x0, "y": y1, "sizex": x1 - x0, "sizey": y1 - y0, "sizing": "stretch",
+                       "layer": "below"})
+    rows = v["rows"]
+    table = api.segments_table(ui.collection(coll), pts["segment"][rows])  # the drawn points' rows only
+    custom = np.array([table[c] for c in ("id", "category", "split", "snippet")], dtype=object).T.reshape(-1, 4)
+    marker = ({"size": 5, "color": np.array(PALETTE)[codes[rows] % len(PALETTE)], "opacity": 0.85}
+              if v["as_points"] else {"size": 3, "color": "rgba(40,40,40,0.25)"})
+    trace = {"type": "scattergl", "x": pts["x"][rows], "y": pts["y"][rows], "mode": "markers", "customdata": custom,
+             "hovertemplate": "<b>%{customdata[0]}</b> · %{customdata[1]} · %{customdata[2]}<br>%{customdata[3]}"
+                              "<extra></extra>", "marker": marker, "showlegend": False}
+    what = (f"{v['n_in_view']:,} points in view, each drawn" if v["as_points"] else
+            f"{v['n_in_view']:,} points in view as a density image (points from {max_points:,}), "
+            f"{len(rows):,} sampled to hover")
+    layout = {"height": 640, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "dragmode": "zoom", "images": images,
+              "modebar": {"orientation": "v"},  # beside the plot: the title is long
+              "xaxis": {"visible": False, "range": [x0, x1]},
+              "yaxis": {"visible": False, "range": [y0, y1], "scaleanchor": "x"},
+              "meta": {"whole": list(v["whole"]), "as_points": v["as_points"]},
+              "title": {"text": f"{what} · colour: {color} ({len(names)} groups)", "font": {"size": 13}}}
+    return pio.to_json({"data": [trace], "layout": layout}, validate=False)
 
 
 def density_view(points: dict) -> None:
-    """The Joint space of a large collection: colour by a group, modalities, a lasso or box over the image
-    selects every point inside it (resolved by ``api.joint_selection``), and a small selection can be drawn."""
+    """The Joint space as a density image that draws points once zoomed in: colour by a group, modalities; the
+    chart reports its view (``_zoom_plot``), a lasso or box selects every point inside it (resolved by
+    ``api.joint_selection``), a click shows one segment."""
     modalities = points["modalities"]
     options = (["category", "split"] + (["programme"] if ui.collection(coll).has_times else [])
                + (["modality"] if len(modalities) > 1 else []))
-    c1, c2 = st.columns([2, 3])
+    c1, c2, c3 = st.columns([2, 3, 2])
     with c1:
         ui.default("keep_js_color_dense", "category")
+        if st.session_state["keep_js_color_dense"] not in options:
+            st.session_state["keep_js_color_dense"] = "category"
         color = st.radio("Colour by", options, key="keep_js_color_dense", horizontal=True)
     with c2:
         # the joint (multimodal) embedding alone by default: image and text ones would triple the points
@@ -93,39 +106,51 @@ def density_view(points: dict) -> None:
             st.session_state["keep_js_modalities_dense"] = modalities
         shown = (st.multiselect("Modalities", modalities, key="keep_js_modalities_dense")
                  if len(modalities) > 1 else modalities)
+    with c3:
+        ui.default("keep_js_points_in_view", POINTS_IN_VIEW)
+        max_points = st.number_input("Draw points once at most this many are in view", min_value=1,
+                                     max_value=DRAW_POINTS_MAX, step=1000, key="keep_js_points_in_view")
     if not shown:
         st.warning("No modality selected.")
         return
-    n_shown = sum(int(np.count_nonzero(points["modality"] == m)) for m in shown)
-    st.caption(f"{n_shown:,} points: more than {DENSITY_ABOVE:,}, so they are drawn as one image (each pixel the "
-               f"mean colour of its points, opacity by count) with {HOVER_SAMPLE:,} sampled points to hover. Drag a "
-               "lasso or a box: every point inside it is selected on the server, not only the sampled ones.")
-    fig = density_figure(api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), color, tuple(shown))
-    event = st.plotly_chart(fig, key="joint_chart_dense", on_select="rerun", selection_mode=("box", "lasso"),
-                            width="stretch", config={"scrollZoom": True, "displaylogo": False})
-    sel = (event or {}).get("selection", {}) if event else {}
+    st.caption("Each pixel of the image is the mean colour of its points, its opacity their count. Zoom in "
+               "(drag a box, or scroll): once the view holds few enough points they are drawn one by one, to hover "
+               "and click. Double-click to see everything again. Lasso or box select (toolbar): every point inside "
+               "is selected on the server, not only the drawn ones.")
+    # the chart's key names the projection: another model's or collection's view means nothing here
+    key = "joint_zoom_" + hashlib.sha256(repr((api.checkpoint_stamp(ref), coll)).encode()).hexdigest()[:12]
+    report = st.session_state.get(key) or {}
+    view = ui.guard(projection.checked_view, report.get("view"), what="Chart view")
+    fig = view_figure(api.checkpoint_stamp(ref), coll, api.collection_stamp(coll), color, tuple(shown), view,
+                      int(max_points))
+    report = zoom_plot(fig, key=key)
+    if report["clicked"] is not None:
+        show_segment(str(report["clicked"]))
+    sel = report["selection"] or {}
     boxes, lassos = sel.get("box") or [], sel.get("lasso") or []
     if not boxes and not lassos:
-        st.info("Drag a lasso or a box (toolbar) over the image to select the segments inside it.")
         return
     picked = api.joint_selection(ref, ui.collection(coll), shown, boxes=boxes, lassos=lassos)
     every_id = ui.collection(coll).ids
-    ids = [every_id[i] for i in picked]
-    if not ids:
+    if not picked:
         st.info("No point inside the selection.")
         return
-    if len(ids) <= DRAW_SELECTED_MAX and st.toggle(f"Draw the {len(ids):,} selected segments point by point",
-                                                   key="keep_js_draw_selected"):
-        names, codes = ui.point_groups(ref, coll, color)
-        mask = np.isin(points["segment"], picked) & np.isin(points["modality"], list(shown))
-        colors = [PALETTE[c % len(PALETTE)] for c in codes[mask]]
-        zoom = go.Figure(go.Scattergl(x=points["x"][mask], y=points["y"][mask], mode="markers",
-                                      text=[f"{every_id[i]} · {names[c]}" for i, c in zip(points["segment"][mask], codes[mask])],
-                                      hoverinfo="text", marker={"size": 5, "color": colors, "opacity": 0.8}))
-        zoom.update_layout(height=480, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"visible": False},
-                           yaxis={"visible": False, "scaleanchor": "x"})
-        st.plotly_chart(zoom, key="joint_chart_zoom", width="stretch")
-    show_selection(ids)
+    show_selection([every_id[i] for i in picked])
+
+
+def show_segment(segment: str) -> None:
+    """One segment's keyframe, id, category, split and transcript (a clicked point)."""
+    info = ui.guard(api.segment_info, ui.collection(coll), segment)
+    if info is None:
+        return
+    img = ui.guard(ui.keyframe, coll, segment, 192)
+    if img is not None:
+        st.image(img, width=192)
+    st.markdown(f"**{ui.esc(info['id'])}** · {ui.esc(info['category'])} · {ui.esc(info['split'])}")
+    if info["video"]:
+        st.caption(f"Video: {ui.esc(info['video'])}")
+    st.caption(ui.esc(info["text"][:600], keep_lines=True))
+
 
 st.title("Joint space")
 st.caption("Every segment's embedding projected to 2-D (PCA to 50-d, then UMAP with the cosine metric), computed "
@@ -143,8 +168,14 @@ if not ui.guard(api.projection_ready, ref, ui.collection(coll)):
 points = ui.guard(ui.joint_points, ref, coll, what="Projection")
 if points is None:
     st.stop()
-if len(points["x"]) > DENSITY_ABOVE:
-    density_view(points)  # a million points: an image of them, a sample to hover, selections resolved server side
+large = len(points["x"]) > DENSITY_ABOVE
+if not large:
+    ui.default("keep_js_draw", "every point")
+    st.radio("Draw", ["every point", "density, points on zoom"], key="keep_js_draw", horizontal=True,
+             help="The density image is how a collection of more than "
+                  f"{DENSITY_ABOVE:,} points is always drawn: an image of every point, points once zoomed in")
+if large or st.session_state["keep_js_draw"] != "every point":
+    density_view(points)  # a million points: an image of them, points on zoom, selections resolved server side
     st.stop()
 df = ui.guard(ui.projection, ref, coll, what="Projection")
 if df is None:
@@ -248,15 +279,7 @@ selected = list(dict.fromkeys(selected))
 
 with side_col:
     if selected:
-        first = selected[0]
-        info = api.segment_info(ui.collection(coll), first)
-        img = ui.guard(ui.keyframe, coll, first, 192)
-        if img is not None:
-            st.image(img, width=192)
-        st.markdown(f"**{ui.esc(info['id'])}** · {ui.esc(info['category'])} · {ui.esc(info['split'])}")
-        if info["video"]:
-            st.caption(f"Video: {ui.esc(info['video'])}")
-        st.caption(ui.esc(info["text"][:600], keep_lines=True))
+        show_segment(selected[0])
     else:
         st.info("Click a point, or drag a lasso / box (toolbar), to see keyframes and transcripts here.")
 

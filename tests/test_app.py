@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -563,9 +564,27 @@ def test_overview_offers_a_text_only_view_of_a_mostly_imageless_collection(app_e
     assert len(table) == 4 and "P@10" in table.columns
 
 
-def test_joint_space_draws_a_density_image_above_the_threshold(app_env, monkeypatch):
-    """Above ``DENSITY_ABOVE`` points the page sends one image of every point plus a sample to hover, not every
-    point (forced here on the tiny collection)."""
+def _values(v) -> list:
+    """A figure's array as a list: plotly sends numeric numpy arrays as {"dtype", "bdata" (base64)}."""
+    import base64
+
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return list(v)
+
+
+def _zoom_chart(at: AppTest) -> tuple[str, dict]:
+    """The Joint space's zoomable chart (pages/_zoom_plot, a custom component): its key and the figure it was sent."""
+    (chart,) = at.get("component_instance")
+    assert chart.proto.component_name.endswith("zoom_plot")
+    return chart.key, json.loads(json.loads(chart.proto.json_args)["figure"])
+
+
+def test_joint_space_draws_a_density_image_above_the_threshold_and_points_once_zoomed_in(app_env, monkeypatch):
+    """Above ``DENSITY_ABOVE`` points (forced here on the tiny collection) the page sends one image of every
+    point plus a sample to hover, not every point. The chart reports its view after a zoom (set here as the
+    browser would); once the view holds at most the chosen number of points, exactly those are drawn, coloured,
+    and a reported click or box selection lists segments."""
     import base64
 
     from explorer import projection
@@ -573,14 +592,53 @@ def test_joint_space_draws_a_density_image_above_the_threshold(app_env, monkeypa
     monkeypatch.setattr(projection, "DENSITY_ABOVE", 10)
     at = open_app("pages/4_joint_space.py", {"collection": "tiny"})
     assert not at.exception and not errors(at)
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    images = spec["layout"]["images"]
+    at.number_input(key="keep_js_points_in_view").set_value(10).run()
+    key, fig = _zoom_chart(at)
+    images = fig["layout"]["images"]
     assert len(images) == 1 and images[0]["source"].startswith("data:image/png;base64,")
     png = Image.open(io.BytesIO(base64.b64decode(images[0]["source"].split(",", 1)[1])))
     assert png.size == (800, 640) and png.mode == "RGBA"
     assert np.count_nonzero(np.asarray(png.getchannel("A"))) >= 10  # the points are drawn in the image
-    (trace,) = spec["data"]
+    (trace,) = fig["data"]
     assert len(trace["customdata"]) == 48  # fewer than HOVER_SAMPLE: every point is hoverable
-    assert "drawn as one image" in texts(at) and "Drag a lasso or a box" in texts(at)
+    assert "48 points in view as a density image" in fig["layout"]["title"]["text"]
+    assert "Zoom in" in texts(at)
     at.radio(key="keep_js_color_dense").set_value("split").run()
-    assert not at.exception and "colour: split (3 groups)" in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+    assert not at.exception and "colour: split (3 groups)" in _zoom_chart(at)[1]["layout"]["title"]["text"]
+
+    # zoom to the left part of the projection, as the chart reports it: the points inside, one by one
+    x0, x1, y0, y1 = fig["layout"]["meta"]["whole"]
+    xs = sorted(_values(trace["x"]))
+    cut = (xs[4] + xs[5]) / 2  # 5 points left of it
+    at.session_state[key] = {"view": {"x": [x0, cut], "y": [y0, y1]}, "selection": None, "clicked": None, "seq": 1}
+    at.run()
+    assert not at.exception and not errors(at)
+    _, zoomed = _zoom_chart(at)
+    (points,) = zoomed["data"]
+    assert not zoomed["layout"].get("images")
+    assert sorted(_values(points["x"])) == pytest.approx(xs[:5]) and len(points["marker"]["color"]) == 5
+    assert zoomed["layout"]["title"]["text"].startswith("5 points in view, each drawn")
+    assert zoomed["layout"]["xaxis"]["range"] == pytest.approx([x0, cut])
+
+    # a click shows that segment; a box selection lists every segment inside it
+    clicked = points["customdata"][0][0]
+    at.session_state[key] = {"view": {"x": [x0, cut], "y": [y0, y1]}, "clicked": clicked, "seq": 2,
+                             "selection": {"box": [{"x": [x0, cut], "y": [y0, y1]}], "lasso": []}}
+    at.run()
+    assert not at.exception and not errors(at)
+    assert clicked in texts(at) and "5 selected segments" in [h.value for h in at.subheader]
+
+    # a malformed view: one line naming it, the whole projection drawn
+    at.session_state[key] = {"view": {"x": [1, 1], "y": [0, 1]}, "selection": None, "clicked": None, "seq": 3}
+    at.run()
+    assert not at.exception and any("Chart view: view must span" in e for e in errors(at))
+    assert "48 points in view" in _zoom_chart(at)[1]["layout"]["title"]["text"]
+
+
+def test_joint_space_of_a_small_collection_can_be_drawn_as_a_density_image(app_env):
+    at = open_app("pages/4_joint_space.py", {"collection": "tiny"})
+    assert at.get("plotly_chart") and not at.get("component_instance")  # every point, st.plotly_chart
+    at.radio(key="keep_js_draw").set_value("density, points on zoom").run()
+    assert not at.exception and not errors(at)
+    _, fig = _zoom_chart(at)
+    assert fig["layout"]["title"]["text"].startswith("48 points in view, each drawn")  # 48 <= POINTS_IN_VIEW

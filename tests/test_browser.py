@@ -12,6 +12,7 @@ install``); without it the test skips, saying so.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -163,6 +164,51 @@ def test_deep_link_as_a_fresh_servers_first_request(server):
         page.locator(".js-plotly-plot").first.wait_for()
         assert page.get_by_role("heading", name="Joint space").is_visible()
         assert page.get_by_text("Page not found").count() == 0
+
+
+def test_joint_space_density_draws_points_once_zoomed_in_in_a_real_browser(server):
+    """The density view (chosen here for the tiny collection; a collection of more than 50,000 points always
+    gets it) in Chromium: the chart (a custom component in an iframe) sends its view back after a zoom, and the
+    server draws the points inside it one by one; double-clicking goes back to the whole projection's image. A
+    click on a drawn point shows that segment."""
+    with _chromium_page(height=1300) as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server + "/joint_space?collection=tiny")
+        settle(page)
+        page.get_by_text("density, points on zoom").click()
+        settle(page)
+        points = page.get_by_label("Draw points once at most this many are in view")
+        points.fill("20")
+        points.press("Enter")
+        settle(page)
+        chart = page.frame_locator('iframe[title*="zoom_plot"]')
+        title = chart.locator(".gtitle")
+        title.filter(has_text="48 points in view as a density image").wait_for()
+        assert chart.locator("svg image").count() == 1  # the density image (a Plotly layout image)
+        shot(page, "4c_joint_space_density")
+        # zoom (the default drag mode) into the top left third of the plot (a category's cluster of 12 points in
+        # this seeded projection; the axes keep their aspect, so the box keeps the plot's), then let the server
+        # redraw it
+        box = chart.locator(".nsewdrag").first.bounding_box()
+        x0, y0 = box["x"] + 2, box["y"] + 2
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x0 + box["width"] / 3, y0 + box["height"] / 3, steps=12)
+        page.mouse.up()
+        title.filter(has_text=re.compile(r"^\d+ points in view, each drawn")).wait_for()
+        settle(page)
+        n = int(title.text_content().split()[0])
+        assert 0 < n <= 20, n
+        assert chart.locator("svg image").count() == 0
+        shot(page, "4d_joint_space_zoomed_to_points")
+        # a drawn point, clicked: its segment is shown
+        dot = chart.locator(".nsewdrag").first.bounding_box()
+        page.mouse.dblclick(dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2)
+        title.filter(has_text="48 points in view as a density image").wait_for()
+        settle(page)
+        assert not errors, errors
+        assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def test_app_in_a_real_browser(server):

@@ -1,5 +1,6 @@
 """``explorer.projection`` at scale: server-side box and lasso selection against independent brute force, the
-density image's arithmetic, and UMAP fitted on a sample with the other points placed by ``transform``."""
+density image's arithmetic (against a per-pixel loop), what a zoomed view draws, and UMAP fitted on a sample
+with the other points placed by ``transform``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from explorer import projection
-from explorer.projection import density_rgba, in_box, in_polygon
+from explorer.projection import checked_view, density_rgba, in_box, in_polygon, padded_extent, rows_in_view
 
 
 def _in_triangle(x, y, a, b, c) -> np.ndarray:
@@ -45,6 +46,55 @@ def test_density_image_is_the_mean_colour_of_each_pixels_points():
     assert list(img[1, 0, :3]) == [127, 0, 127] and list(img[0, 1, :3]) == [0, 255, 0]
     assert list(img[1, 1, :3]) == [10, 20, 30] and img[0, 0, 3] == 0  # an empty pixel is transparent
     assert img[1, 0, 3] == img[0, 1, 3] == 255 and 60 < img[1, 1, 3] < 255  # opacity by log count
+
+
+def test_density_image_equals_a_per_pixel_loop_and_leaves_out_points_outside_the_extent():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(0, 1, 3_000), rng.normal(0, 1, 3_000)
+    rgb = rng.integers(0, 256, (3_000, 3)).astype(float)
+    extent, (w, h) = (-1.5, 2.0, -1.0, 1.0), (7, 5)
+    img = density_rgba(x, y, rgb, extent, size=(w, h))
+    count = np.zeros((h, w))
+    total = np.zeros((h, w, 3))
+    for xi, yi, c in zip(x, y, rgb):
+        if not (extent[0] <= xi <= extent[1] and extent[2] <= yi <= extent[3]):
+            continue
+        col = min(int((xi - extent[0]) / (extent[1] - extent[0]) * w), w - 1)
+        row = h - 1 - min(int((yi - extent[2]) / (extent[3] - extent[2]) * h), h - 1)  # row 0 at the top
+        count[row, col] += 1
+        total[row, col] += c
+    assert count.sum() < 3_000 and count.min() > 0  # some points outside, every pixel hit
+    assert np.array_equal(img[..., :3], (total / count[..., None]).astype(np.uint8))
+    alpha = np.log1p(count)
+    assert np.array_equal(img[..., 3], (60 + 195 * alpha / alpha.max()).astype(np.uint8))
+
+
+def test_a_view_draws_its_points_once_few_enough_else_a_seeded_sample_of_them():
+    rng = np.random.default_rng(4)
+    x, y = rng.uniform(0, 10, 5_000), rng.uniform(0, 10, 5_000)
+    view = (2.0, 3.0, 2.0, 3.0)
+    inside = np.flatnonzero(in_box(x, y, view[:2], view[2:]))
+    rows, n, as_points = rows_in_view(x, y, view, max_points=len(inside), sample=10)
+    assert as_points and n == len(inside) and np.array_equal(rows, inside)
+    rows, n, as_points = rows_in_view(x, y, view, max_points=len(inside) - 1, sample=10)
+    assert not as_points and n == len(inside) and len(rows) == 10
+    assert np.all(np.diff(rows) > 0) and np.isin(rows, inside).all()
+    assert np.array_equal(rows, rows_in_view(x, y, view, len(inside) - 1, 10)[0])  # seeded: the same sample
+    rows, n, as_points = rows_in_view(x, y, (20.0, 30.0, 0.0, 1.0), max_points=0, sample=10)
+    assert as_points and n == 0 and len(rows) == 0  # an empty view draws nothing, as points
+    x0, x1, y0, y1 = padded_extent(x, y)
+    assert x0 < x.min() < x.max() < x1 and y0 < y.min() < y.max() < y1
+    assert np.isclose(x.min() - x0, 0.02 * np.ptp(x))
+    assert padded_extent(np.array([1.0]), np.array([2.0])) == (0.98, 1.02, 1.98, 2.02)
+
+
+def test_a_view_from_the_browser_is_checked():
+    assert checked_view(None) is None
+    assert checked_view({"x": [3, 1], "y": ["0.5", 2]}) == (1.0, 3.0, 0.5, 2.0)
+    for bad in ({"x": [1, 1], "y": [0, 1]}, {"x": [0, float("nan")], "y": [0, 1]}, {"x": [0, 1]},
+                {"x": [0, 1, 2], "y": [0, 1]}, {"x": "ab", "y": [0, 1]}, [0, 1, 0, 1]):
+        with pytest.raises(ValueError, match="view must"):
+            checked_view(bad)
 
 
 def test_umap_is_fitted_on_a_sample_and_places_the_rest_by_transform(monkeypatch):

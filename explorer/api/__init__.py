@@ -42,7 +42,7 @@ from .generation import (  # noqa: F401
 from .retrieval import (  # noqa: F401
     HYPERLINK_TOP, HYPERLINK_VERSION, embeddings_ready, embeddings, hyperlinks_ready, hyperlink_index,
     anchor_hyperlinks, projection_key, projection_ready, joint_projection, SCALE_ABOVE, scale_info, split_rank_index,
-    joint_points, point_groups, joint_selection,
+    joint_points, point_groups, joint_selection, joint_view,
 )
 from .analysis import (  # noqa: F401
     category_metrics, worst_anchors, category_confusion, stealers,

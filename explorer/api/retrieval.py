@@ -329,3 +329,31 @@ def joint_selection(ref, collection, modalities, boxes=(), lassos=()) -> list[in
         hit |= in_polygon(x, y, poly["x"], poly["y"])
     hit &= np.isin(pts["modality"], list(modalities))
     return np.unique(pts["segment"][hit]).tolist()
+
+
+def joint_view(ref, collection, modalities, codes: np.ndarray, palette: list[str], view=None, *,
+               max_points: int | None = None, hover_sample: int = 5_000, size: tuple[int, int] = (800, 640)) -> dict:
+    """What the Joint space of a large projection draws for one view: the points of ``modalities`` inside it
+    one by one once at most ``max_points`` (default ``projection.POINTS_IN_VIEW``) are, else a density image of
+    the view with a seeded sample of ``hover_sample`` of its points to hover.
+
+    ``codes``: (M,) each projected point's colour group (``point_groups``), drawn in ``palette[code % len]``
+    ("#rrggbb"); ``view``: {"x": [x0, x1], "y": [y0, y1]} as the chart reports it, or None for every point.
+    Returns {"extent": (x0, x1, y0, y1) drawn, "whole": the extent of every shown point, "n_shown",
+    "n_in_view", "as_points": bool, "rows": (k,) increasing positions into ``joint_points``' arrays of the
+    points to draw, "image": (H, W, 4) uint8 or None when ``as_points``}."""
+    from .. import projection
+
+    pts = joint_points(ref, collection)
+    keep = np.flatnonzero(np.isin(pts["modality"], list(modalities)))
+    x, y = pts["x"][keep], pts["y"][keep]
+    whole = projection.padded_extent(x, y)
+    extent = projection.checked_view(view) or whole
+    limit = projection.POINTS_IN_VIEW if max_points is None else int(max_points)
+    rows, n_in_view, as_points = projection.rows_in_view(x, y, extent, limit, hover_sample)
+    image = None
+    if not as_points:
+        rgb = np.array([[int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)] for c in palette], dtype=np.float64)
+        image = projection.density_rgba(x, y, rgb[np.asarray(codes)[keep] % len(palette)], extent, size=size)
+    return {"extent": extent, "whole": whole, "n_shown": len(keep), "n_in_view": n_in_view, "as_points": as_points,
+            "rows": keep[rows], "image": image}
