@@ -17,9 +17,11 @@ Measured (``bench/results/scale.{md,json}``): collection load in a fresh process
 the ANN index of the whole collection (build, nprobe, recall@10 against exact on held-out queries) and one
 anchor's hyperlinks through the api (p50 / p95 over 50 anchors; split "all" = 1,000,000 targets through FAISS
 IVF, split "test" = about 100,000 through exact search), the projection (UMAP on a 20,000 sample, transform
-for the rest), a lasso selection resolved server side, the density figure, and AppTest server-side render
-times of the Hyperlinks page (a new anchor) and the Joint space page (first open after the projection is
-cached, then a rerun), with the process's peak memory (RSS). The app is timed twice: in the bench's process, which
+for the rest), a lasso selection resolved server side, and AppTest server-side render times of the
+Hyperlinks page (a new anchor) and the Joint space page (first open after the projection is cached, a colour
+change, a zoom to a view still drawn as a density image, a zoom to one drawn point by point, back to the whole,
+then a rerun), with the process's peak memory (RSS). Headless Chromium times the same against a new ``streamlit
+run`` process, dragging the zoom boxes with the mouse. The app is timed twice: in the bench's process, which
 holds the collection already, and in a new process (``--app-only``), where opening the app loads it.
 """
 
