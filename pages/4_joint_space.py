@@ -68,11 +68,14 @@ def view_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, sho
                        "layer": "below"})
     rows = v["rows"]
     table = api.segments_table(ui.collection(coll), pts["segment"][rows])  # the drawn points' rows only
-    custom = np.array([table[c] for c in ("id", "category", "split", "snippet")], dtype=object).T.reshape(-1, 4)
+    # customdata: the segment id as it is (for a click), then what hover shows, made inert for Plotly's HTML
+    custom = np.array([table["id"]] + [[api.plotly_text(v) for v in table[c]] for c in ("id", "category", "split",
+                                                                                       "snippet")],
+                      dtype=object).T.reshape(-1, 5)
     marker = ({"size": 5, "color": np.array(PALETTE)[codes[rows] % len(PALETTE)], "opacity": 0.85}
               if v["as_points"] else {"size": 3, "color": "rgba(40,40,40,0.25)"})
     trace = {"type": "scattergl", "x": pts["x"][rows], "y": pts["y"][rows], "mode": "markers", "customdata": custom,
-             "hovertemplate": "<b>%{customdata[0]}</b> · %{customdata[1]} · %{customdata[2]}<br>%{customdata[3]}"
+             "hovertemplate": "<b>%{customdata[1]}</b> · %{customdata[2]} · %{customdata[3]}<br>%{customdata[4]}"
                               "<extra></extra>", "marker": marker, "showlegend": False}
     what = (f"{v['n_in_view']:,} points in view, each drawn" if v["as_points"] else
             f"{v['n_in_view']:,} points in view as a density image (points from {max_points:,}), "
@@ -223,11 +226,12 @@ def build_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, si
     df = ui.projection(ckpt_stamp[0], coll)
     view = df[df["modality"].isin(shown)]
     groups = list(dict.fromkeys(view[color]))
-    # customdata: segment id (stable, for selections), category, split, transcript snippet (+ modality)
+    # customdata: segment id as it is (stable, for selections), then what hover shows, made inert for Plotly's
+    # HTML: id, category, split, transcript snippet (+ modality)
     columns = ["id", "category", "split", "snippet"] + (["modality"] if len(shown) > 1 else [])
-    custom = np.stack([view[c].to_numpy() for c in columns], axis=1)
-    hover = ("<b>%{customdata[0]}</b> · %{customdata[1]} · %{customdata[2]}"
-             + (" · %{customdata[4]}" if len(shown) > 1 else "") + "<br>%{customdata[3]}<extra></extra>")
+    custom = np.stack([view["id"].to_numpy()] + [view[c].map(api.plotly_text).to_numpy() for c in columns], axis=1)
+    hover = ("<b>%{customdata[1]}</b> · %{customdata[2]} · %{customdata[3]}"
+             + (" · %{customdata[5]}" if len(shown) > 1 else "") + "<br>%{customdata[4]}<extra></extra>")
     fig = go.Figure()
     codes = {g: i for i, g in enumerate(groups)}
     xs, ys = view["x"].to_numpy(), view["y"].to_numpy()
@@ -237,13 +241,13 @@ def build_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, si
                                    hovertemplate=hover, marker={"size": size, "color": "#d0d0d0", "opacity": 0.5}))
         for g in highlight:
             m = (view[color] == g).to_numpy()
-            fig.add_trace(go.Scattergl(x=xs[m], y=ys[m], mode="markers", name=str(g), customdata=custom[m],
+            fig.add_trace(go.Scattergl(x=xs[m], y=ys[m], mode="markers", name=api.plotly_text(g), customdata=custom[m],
                                        hovertemplate=hover,
                                        marker={"size": size + 2, "color": PALETTE[codes[g] % len(PALETTE)], "opacity": 0.95}))
     elif len(groups) <= MAX_LEGEND:
         for g in groups:
             m = (view[color] == g).to_numpy()
-            fig.add_trace(go.Scattergl(x=xs[m], y=ys[m], mode="markers", name=str(g), customdata=custom[m],
+            fig.add_trace(go.Scattergl(x=xs[m], y=ys[m], mode="markers", name=api.plotly_text(g), customdata=custom[m],
                                        hovertemplate=hover,
                                        marker={"size": size, "color": PALETTE[codes[g] % len(PALETTE)], "opacity": 0.8}))
     else:

@@ -52,9 +52,10 @@ if not cats:
 
 st.subheader("Per category (worst first)")
 names = [r["category"] for r in cats]
+labels = [api.plotly_text(n) for n in names]  # Plotly draws HTML tags in axis labels: a collection's names are inert
 fig = go.Figure()
-fig.add_trace(go.Bar(y=names, x=[r["p@k"] for r in cats], name="P@10", orientation="h", marker_color="#d62728"))
-fig.add_trace(go.Bar(y=names, x=[r["map"] for r in cats], name="MAP", orientation="h", marker_color="#1f77b4"))
+fig.add_trace(go.Bar(y=labels, x=[r["p@k"] for r in cats], name="P@10", orientation="h", marker_color="#d62728"))
+fig.add_trace(go.Bar(y=labels, x=[r["map"] for r in cats], name="MAP", orientation="h", marker_color="#1f77b4"))
 fig.update_layout(barmode="group", height=max(260, 26 * len(cats) + 80), margin={"l": 10, "r": 10, "t": 10, "b": 10},
                   yaxis={"autorange": "reversed", "type": "category"},
                   xaxis={"range": [0, min(1.0, 1.1 * max(max(r["p@k"], r["map"]) for r in cats) + 0.02)]},
@@ -91,8 +92,8 @@ with steal_col:
     st.markdown(f"**Who takes the top-10 places of {ui.esc(category)}'s anchors**")
     steal = ui.guard(ui.stealers, ref, coll, split, category, what="Confusion")
     if steal:
-        labels = [("● " if s["own"] else "") + s["category"] for s in steal]
-        sfig = go.Figure(go.Bar(y=labels, x=[s["share"] for s in steal], orientation="h",
+        bars = [("● " if s["own"] else "") + api.plotly_text(s["category"]) for s in steal]
+        sfig = go.Figure(go.Bar(y=bars, x=[s["share"] for s in steal], orientation="h",
                                 marker_color=["#2ca02c" if s["own"] else "#ff7f0e" for s in steal],
                                 text=[f"{s['places']} place{'s' if s['places'] != 1 else ''}" for s in steal],
                                 textposition="auto"))
@@ -143,8 +144,8 @@ with st.expander("Confusion matrix of all categories (share of top-10 places)"):
     if conf:
         order = [conf["categories"].index(c) for c in names if c in conf["categories"]]
         share = np.asarray(conf["share"])[np.ix_(order, order)]
-        hm = go.Figure(go.Heatmap(z=share, x=[conf["categories"][i] for i in order],
-                                  y=[conf["categories"][i] for i in order], colorscale="Viridis",
+        cells = [api.plotly_text(conf["categories"][i]) for i in order]
+        hm = go.Figure(go.Heatmap(z=share, x=cells, y=cells, colorscale="Viridis",
                                   hovertemplate="anchor %{y}<br>target %{x}<br>share %{z:.2f}<extra></extra>"))
         side = max(400, 9 * len(order) + 150)
         hm.update_layout(height=side, margin={"l": 10, "r": 10, "t": 10, "b": 10},

@@ -363,6 +363,26 @@ def test_url_and_collection_text_are_never_rendered_as_markdown(app_env, tmp_pat
         assert "](" not in rest and "![" not in rest and ":red[" not in rest and "$" not in rest, c
 
 
+def test_collection_html_in_the_joint_space_hover_is_inert(app_env, tmp_path, monkeypatch):
+    """Plotly draws the HTML tags it knows (<a href>, <b>, <br>) in hover and legend text, inserted values
+    included: a transcript's tags reach both Joint space charts as entities, and a click or selection still
+    gets the segment's own id."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(app_env["data"] / "tiny", data / "tiny")
+    (data / "tiny" / "rose_009.txt").write_text('<a href="http://evil.example/x">log in</a> <b>&amp;</b>\n')
+    monkeypatch.setenv("EXPLORER_DATA", str(data))
+    at = open_app("pages/4_joint_space.py", {"collection": "tiny"})
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    rows = [row for trace in spec["data"] for row in trace["customdata"] if row[0] == "rose_009"]
+    assert rows and rows[0][4].startswith('&lt;a href="http://evil.example/x"&gt;log in&lt;/a&gt; &lt;b&gt;&amp;amp;')
+    at.radio(key="keep_js_draw").set_value("density, points on zoom").run()
+    _, fig = _zoom_chart(at)
+    (row,) = [r for r in fig["data"][0]["customdata"] if r[0] == "rose_009"]
+    assert "<a" not in row[4] and row[4].startswith("&lt;a href=")
+
+
 def test_the_private_streamlit_flag_the_app_relies_on_still_exists():
     """pages/_shared.py leaves Streamlit's legacy multipage mode through ``PagesManager.uses_pages_directory``
     (not public API; streamlit is bounded above in pyproject.toml for that reason). If this fails after an

@@ -397,3 +397,11 @@ def test_joint_selection_resolves_boxes_and_lassos_over_every_point(app_env):
     names, codes = api.point_groups(coll, pts["segment"], pts["modality"], "category")
     assert sorted(names) == ["lily", "rose", "sunflower", "violet"]
     assert all(names[c] == coll.segments[s].category for c, s in zip(codes, pts["segment"]))
+
+
+def test_plotly_text_makes_html_inert_and_reads_the_same():
+    from explorer.api import plotly_text
+
+    assert plotly_text('<a href="http://x">y</a> & <br>') == '&lt;a href="http://x"&gt;y&lt;/a&gt; &amp; &lt;br&gt;'
+    assert plotly_text("&lt;") == "&amp;lt;"  # an entity in the text is shown as typed, not decoded
+    assert plotly_text("daffodil 12") == "daffodil 12" and plotly_text(7) == "7"

@@ -20,7 +20,7 @@ from ..data.collection import CollectionError  # noqa: F401
 from ..data.images import ImageInputError  # noqa: F401
 from ..data.text import OutOfVocabularyError  # noqa: F401
 from .display import (  # noqa: F401
-    SHOWN_TEXT_CHARS, shown_text, snippet, format_seconds, video_span, png_data_uri, NO_KEYFRAME_URI,
+    SHOWN_TEXT_CHARS, shown_text, snippet, plotly_text, format_seconds, video_span, png_data_uri, NO_KEYFRAME_URI,
 )
 from .collections import (  # noqa: F401
     DEFAULT_COLLECTION, data_problem, list_collections, default_collection, collection_stamp, get_collection,

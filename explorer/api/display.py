@@ -24,6 +24,13 @@ def snippet(text: str, n: int = 140) -> str:
     return first if len(first) <= n else first[: n - 1].rstrip() + "…"
 
 
+def plotly_text(value) -> str:
+    """Text from a collection made inert inside a Plotly label (hover, legend): Plotly draws the few HTML tags
+    it knows (``<a href>``, ``<b>``, ``<br>``, ``<span style>``) in any text it is given, inserted values
+    included, so ``&``, ``<`` and ``>`` become entities, which it shows as the characters they are."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return ""
