@@ -339,12 +339,15 @@ def browser_times(name: str, ref: str, repeat: int = 3) -> dict:
         def density_drawn(colour: str = "") -> str:
             return drawn(f"colour: {colour}" if colour else "as a density image", image=True)
 
+        def plot_box() -> dict:  # the chart's plot area, in page pixels
+            return page.frame_locator('iframe[title*="zoom_plot"]').locator(".nsewdrag").first.bounding_box()
+
         def zoom_to(view: dict) -> None:  # drag the zoom box (the chart's default drag mode) over ``view``
             frame = next(f for f in page.frames if "zoom_plot" in f.url)
             # the ranges drawn: the axes share a scale, so Plotly widens one of the figure's ranges
             xr, yr = frame.evaluate("() => { const l = document.getElementById('chart')._fullLayout; "
                                     "return [l.xaxis.range, l.yaxis.range]; }")
-            box = page.frame_locator('iframe[title*="zoom_plot"]').locator(".nsewdrag").first.bounding_box()
+            box = plot_box()
 
             def px(x: float, y: float) -> tuple[float, float]:
                 return (box["x"] + (x - xr[0]) / (xr[1] - xr[0]) * box["width"],
@@ -391,9 +394,9 @@ def browser_times(name: str, ref: str, repeat: int = 3) -> dict:
             zoom_to(close)
             until(drawn("points in view, each drawn", image=False))
             ts_close.append(time.perf_counter() - t0)
-            frame_box = page.frame_locator('iframe[title*="zoom_plot"]').locator(".nsewdrag").first.bounding_box()
+            box = plot_box()
             t0 = time.perf_counter()
-            page.mouse.dblclick(frame_box["x"] + frame_box["width"] / 2, frame_box["y"] + frame_box["height"] / 2)
+            page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             until(drawn("points in view as a density image", image=True, whole=True))
             ts_back.append(time.perf_counter() - t0)
         out["Joint space: zoom in, the view's density image (median s)"] = statistics.median(ts_wide)

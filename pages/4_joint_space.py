@@ -69,9 +69,8 @@ def view_figure(ckpt_stamp: tuple, coll: str, coll_stamp: tuple, color: str, sho
     rows = v["rows"]
     table = api.segments_table(ui.collection(coll), pts["segment"][rows])  # the drawn points' rows only
     # customdata: the segment id as it is (for a click), then what hover shows, made inert for Plotly's HTML
-    custom = np.array([table["id"]] + [[api.plotly_text(v) for v in table[c]] for c in ("id", "category", "split",
-                                                                                       "snippet")],
-                      dtype=object).T.reshape(-1, 5)
+    shown_columns = [[api.plotly_text(t) for t in table[c]] for c in ("id", "category", "split", "snippet")]
+    custom = np.array([table["id"]] + shown_columns, dtype=object).T.reshape(-1, 5)  # (rows, 5), also when empty
     marker = ({"size": 5, "color": np.array(PALETTE)[codes[rows] % len(PALETTE)], "opacity": 0.85}
               if v["as_points"] else {"size": 3, "color": "rgba(40,40,40,0.25)"})
     trace = {"type": "scattergl", "x": pts["x"][rows], "y": pts["y"][rows], "mode": "markers", "customdata": custom,
